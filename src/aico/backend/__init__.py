@@ -1,0 +1,1 @@
+"""The backend service container and its plugin contract."""

@@ -1,0 +1,97 @@
+"""The backend service container: runs plugins in order, stops them in reverse.
+
+``aico backend start`` runs one ``Container`` in the foreground until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from aico import __version__
+from aico.backend import registry
+from aico.backend.plugin import Plugin
+from aico.backend.status import write_status
+from aico.config.settings import Settings
+from aico.errors import AicoError, BackendError
+from aico.schema.timestamps import now_utc
+
+
+def _say(message: str) -> None:
+    """The container's own messages go to stderr: it runs the logging pipeline itself."""
+    print(f"[aico backend] {message}", file=sys.stderr, flush=True)
+
+
+class Container:
+    def __init__(self, settings: Settings, plugins: list[str] | None = None) -> None:
+        self.settings = settings
+        self.names = plugins if plugins is not None else list(settings.core.backend.plugins)
+        self.plugins: list[Plugin] = []
+        self.state = "starting"
+        self.started_at = now_utc()
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        for name in self.names:
+            plugin = registry.factory(name)(self.settings)
+            try:
+                plugin.start()
+            except AicoError as exc:
+                self.state = "failed"
+                self.stop()
+                raise BackendError(f"plugin {name} failed to start: {exc}") from exc
+            self.plugins.append(plugin)
+            _say(f"plugin {name} started")
+        self.state = "running"
+        self.write_status()
+
+    def stop(self) -> None:
+        for plugin in reversed(self.plugins):
+            try:
+                plugin.stop()
+                _say(f"plugin {plugin.name} stopped")
+            except Exception as exc:  # keep stopping the others
+                _say(f"plugin {plugin.name} failed to stop cleanly: {exc}")
+        self.plugins = []
+        if self.state != "failed":
+            self.state = "stopped"
+        self.write_status()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "pid": os.getpid(),
+            "version": __version__,
+            "home": str(self.settings.home),
+            "started_at": self.started_at,
+            "updated_at": now_utc(),
+            "updated_epoch": time.time(),
+            "plugins": {p.name: p.status() for p in self.plugins},
+        }
+
+    def write_status(self) -> None:
+        try:
+            write_status(self.settings, self.status())
+        except OSError as exc:
+            _say(f"cannot write status file: {exc}")
+
+    def request_stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def run_forever(self) -> None:
+        """Start, refresh the status file until a stop signal, then stop in reverse order."""
+        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGTERM, self.request_stop)
+        self.start()
+        _say(f"running (home {self.settings.home}, bus {self.settings.core.message_bus.pub_port}/"
+             f"{self.settings.core.message_bus.sub_port}); Ctrl-C to stop")
+        interval = self.settings.core.backend.status_interval_ms / 1000.0
+        while not self._stop.wait(interval):
+            self.write_status()
+        _say("stopping")
+        self.state = "stopping"
+        self.stop()

@@ -1,0 +1,23 @@
+"""Where each plugin lives: name -> ``module:factory``. Adding a plugin is one line here."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from aico.errors import BackendError
+
+PLUGINS: dict[str, str] = {
+    "message_bus": "aico.bus.plugin:create",
+    "log_consumer": "aico.collector.plugin:create",
+}
+
+
+def factory(name: str) -> Callable[..., Any]:
+    try:
+        target = PLUGINS[name]
+    except KeyError:
+        raise BackendError(f"unknown plugin {name!r} (known: {', '.join(PLUGINS)})") from None
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]

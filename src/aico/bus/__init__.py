@@ -1,0 +1,1 @@
+"""The ZeroMQ message bus: socket factory, broker and probe."""

@@ -1,0 +1,1 @@
+"""The ``aico`` command-line interface."""

@@ -1,0 +1,21 @@
+"""``aico backend``: run the backend service container."""
+
+from __future__ import annotations
+
+import typer
+
+from aico.backend.container import Container
+from aico.cli.common import settings
+
+app = typer.Typer(help="Run the backend: message bus broker, log consumer and the other plugins.",
+                  no_args_is_help=True)
+
+
+@app.command()
+def start(
+    plugins: str = typer.Option(None, "--plugins", help="Comma-separated plugins to run (default: from config)."),
+) -> None:
+    """Start the backend in the foreground; Ctrl-C (or SIGTERM) stops it cleanly."""
+    s = settings()
+    names = [p.strip() for p in plugins.split(",") if p.strip()] if plugins else None
+    Container(s, names).run_forever()

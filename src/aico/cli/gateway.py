@@ -1,0 +1,50 @@
+"""``aico gateway status``: the running backend's plugins and their counters."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import typer
+from rich.table import Table
+
+from aico.backend.status import read_status
+from aico.cli.common import console, settings
+
+app = typer.Typer(help="Inspect the running backend.", no_args_is_help=True)
+
+
+def _all_running(status: dict | None) -> bool:
+    if not status or not status.get("running"):
+        return False
+    plugins = status.get("plugins") or {}
+    return bool(plugins) and all(p.get("state") == "running" for p in plugins.values())
+
+
+@app.command()
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+    wait: float = typer.Option(0.0, "--wait", metavar="SECONDS",
+                               help="Wait up to SECONDS for every plugin to be running; exit 0 once they are."),
+) -> None:
+    """Show the backend's plugins, their state and counters (exit 1 if it is not running)."""
+    s = settings()
+    deadline = time.monotonic() + wait
+    current = read_status(s)
+    while not _all_running(current) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        current = read_status(s)
+    out = console()
+    if as_json:
+        out.file.write(json.dumps(current or {"running": False}, indent=2) + "\n")
+    elif not current:
+        out.print(f"backend: not running (no status in {s.run_dir})")
+    else:
+        state = "running" if current["running"] else f"not running (last state: {current.get('state')})"
+        out.print(f"backend: {state}  pid {current.get('pid')}  since {current.get('started_at')}")
+        table = Table("plugin", "state", "figures")
+        for name, plugin in (current.get("plugins") or {}).items():
+            figures = "  ".join(f"{k}={v}" for k, v in plugin.items() if k != "state" and v is not None)
+            table.add_row(name, plugin.get("state", "?"), figures)
+        out.print(table)
+    raise typer.Exit(0 if _all_running(current) else 1)

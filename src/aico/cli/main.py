@@ -1,0 +1,52 @@
+"""The ``aico`` command: one Typer app, with a group per topic, and errors mapped once."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from aico.cli import backend, bus, config_cmd, db, gateway, logs
+from aico.errors import AicoError
+
+app = typer.Typer(
+    name="aico",
+    help="Unified, privacy-first logging: run the backend, search and tail the encrypted log store.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(backend.app, name="backend")
+app.add_typer(gateway.app, name="gateway")
+app.add_typer(bus.app, name="bus")
+app.add_typer(logs.app, name="logs")
+app.add_typer(db.app, name="db")
+app.add_typer(config_cmd.app, name="config")
+
+
+def main() -> None:
+    """Entry point: a user mistake is one line on stderr and an exit code, never a traceback."""
+    try:
+        code = app(standalone_mode=False)
+    except AicoError as exc:
+        print(f"aico: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("aico: aborted", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors and friends
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

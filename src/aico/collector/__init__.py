@@ -1,0 +1,1 @@
+"""The collector: subscribes to ``logs.*``, validates, batches, stores, acknowledges."""

@@ -1,0 +1,105 @@
+"""Typed, frozen configuration objects. Every default lives in ``defaults/core.yaml``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MessageBus(_Section):
+    host: str
+    bind_host: str
+    pub_port: int = Field(ge=1, le=65535)
+    sub_port: int = Field(ge=1, le=65535)
+    high_water_mark: int = Field(ge=0)
+
+    @property
+    def pub_address(self) -> str:
+        return f"tcp://{self.host}:{self.pub_port}"
+
+    @property
+    def sub_address(self) -> str:
+        return f"tcp://{self.host}:{self.sub_port}"
+
+
+class Producer(_Section):
+    queue_size: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    flush_interval_ms: int = Field(ge=1)
+    flush_timeout_s: float = Field(ge=0)
+
+
+class Consumer(_Section):
+    batch_size: int = Field(ge=1)
+    batch_interval_ms: int = Field(ge=1)
+    synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+    write_mode: Literal["batch", "single"]
+
+
+class Paths(_Section):
+    database: str
+    keys: str
+    run: str
+    spool: str
+
+
+class Logging(_Section):
+    level: str
+    subsystem: str | None
+    environment: str
+    origin: str
+    max_message_bytes: int = Field(ge=256)
+    max_record_bytes: int = Field(ge=1024)
+    producer: Producer
+    consumer: Consumer
+    paths: Paths
+
+
+class Security(_Section):
+    keyring: bool
+
+
+class Backend(_Section):
+    plugins: list[str]
+    status_interval_ms: int = Field(ge=10)
+
+
+class Core(_Section):
+    message_bus: MessageBus
+    logging: Logging
+    security: Security
+    backend: Backend
+
+
+class Settings(_Section):
+    """The effective configuration, with the state folder it was loaded for."""
+
+    home: Path
+    core: Core
+
+    def path(self, relative: str) -> Path:
+        """A configured path, resolved under ``home`` unless absolute."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else self.home / p
+
+    @property
+    def database_path(self) -> Path:
+        return self.path(self.core.logging.paths.database)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.path(self.core.logging.paths.keys)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path(self.core.logging.paths.run)
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.path(self.core.logging.paths.spool)

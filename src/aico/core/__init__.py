@@ -1,0 +1,1 @@
+"""Compatibility namespace for the documented ``aico.core.logging_context`` API."""

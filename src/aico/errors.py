@@ -1,0 +1,75 @@
+"""One exception tree for the whole system.
+
+    AicoError                      root; every error a user can meet is one of these
+    +-- ConfigError                a bad config file, key or environment override
+    +-- ValidationError            a log record that breaks the schema (carries field errors)
+    +-- BusError                   ZeroMQ failures, translated at the bus boundary
+    +-- StoreError                 libSQL failures, translated at the store boundary
+    |   +-- EncryptionKeyError     wrong or missing database key
+    |   +-- ReadOnlyQueryError     a query that would write, where only reads are allowed
+    +-- QueryError                 a bad filter, time expression or query from a reader
+    +-- BackendError               the backend container or a plugin failed to start/stop
+
+Each carries ``exit_code`` (for the CLI) and ``http_status`` (for the bridge), mapped in
+one place by each of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class AicoError(Exception):
+    exit_code = 1
+    http_status = 500
+
+
+class ConfigError(AicoError):
+    exit_code = 2
+    http_status = 500
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field of a record."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class ValidationError(AicoError):
+    exit_code = 2
+    http_status = 422
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
+
+
+class BusError(AicoError):
+    http_status = 503
+
+
+class StoreError(AicoError):
+    http_status = 503
+
+
+class EncryptionKeyError(StoreError):
+    exit_code = 3
+
+
+class ReadOnlyQueryError(StoreError):
+    exit_code = 2
+    http_status = 400
+
+
+class QueryError(AicoError):
+    exit_code = 2
+    http_status = 400
+
+
+class BackendError(AicoError):
+    pass

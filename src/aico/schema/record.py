@@ -1,0 +1,148 @@
+"""The one log record schema, shared by every stop on the road.
+
+Fields follow ``unified-logging.md`` plus ``subsystem`` from ``log-consumer-service.md``,
+plus the delivery stamp (``producer_id``, ``seq``) the collector uses to store each record once.
+``COLUMNS`` is the order of the store's columns, of ``to_row`` tuples, and of the exports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aico.errors import FieldError, ValidationError
+from aico.schema.levels import parse_level
+from aico.schema.timestamps import normalize_timestamp
+
+REQUIRED = ("timestamp", "level", "module", "function", "topic", "message")
+TEXT_FIELDS = (
+    "subsystem", "file", "user_id", "trace_id", "session_id", "severity", "origin", "environment",
+    "producer_id",
+)
+JSON_FIELDS = ("extra", "error_details")
+COLUMNS = (
+    "timestamp", "level", "subsystem", "module", "function", "file", "line", "topic", "message",
+    "user_id", "trace_id", "session_id", "error_details", "extra", "severity", "origin",
+    "environment", "producer_id", "seq",
+)
+DEFAULT_SUBSYSTEM = "unknown"
+MAX_ID_CHARS = 256
+MAX_FIELD_CHARS = 1024
+
+Record = dict[str, Any]
+
+
+def _json_object(name: str, value: Any, errors: list[FieldError]) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            if name == "error_details":  # a bare stack or message from a frontend
+                return json.dumps({"message": value}, ensure_ascii=False)
+            errors.append(FieldError(name, "must be a JSON object"))
+            return None
+        value = parsed
+    if not isinstance(value, Mapping):
+        errors.append(FieldError(name, f"must be an object, got {type(value).__name__}"))
+        return None
+    if not value:
+        return None
+    return json.dumps(value, ensure_ascii=False, default=repr, separators=(",", ":"))
+
+
+def normalize(raw: Mapping[str, Any], *, max_message_bytes: int = 65536) -> Record:
+    """Validate ``raw`` and return a record with every field of ``COLUMNS``.
+
+    Levels are canonicalised, timestamps made UTC ISO-8601 with microseconds, JSON fields
+    serialised; unknown keys are kept under ``extra`` rather than lost. Raises
+    ``ValidationError`` listing every field that is wrong.
+    """
+    if not isinstance(raw, Mapping):
+        raise ValidationError([FieldError("record", f"must be a JSON object, got {type(raw).__name__}")])
+    errors: list[FieldError] = []
+    out: Record = dict.fromkeys(COLUMNS)
+
+    for name in REQUIRED:
+        if name not in raw or raw[name] is None:
+            errors.append(FieldError(name, "is required"))
+    if "timestamp" in raw and raw["timestamp"] is not None:
+        try:
+            out["timestamp"] = normalize_timestamp(raw["timestamp"])
+        except ValueError as exc:
+            errors.append(FieldError("timestamp", str(exc)))
+    if "level" in raw and raw["level"] is not None:
+        try:
+            out["level"] = parse_level(raw["level"])
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+    for name in ("module", "function", "topic"):
+        value = raw.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            errors.append(FieldError(name, "must be a non-empty string"))
+        elif len(value) > MAX_FIELD_CHARS:
+            errors.append(FieldError(name, f"longer than {MAX_FIELD_CHARS} characters"))
+        else:
+            out[name] = value
+    message = raw.get("message")
+    if message is not None:
+        if not isinstance(message, str):
+            errors.append(FieldError("message", f"must be a string, got {type(message).__name__}"))
+        elif len(message) * 4 > max_message_bytes and len(message.encode()) > max_message_bytes:
+            errors.append(
+                FieldError("message", f"{len(message.encode())} bytes exceeds the {max_message_bytes}-byte limit")
+            )
+        else:
+            out["message"] = message
+    for name in TEXT_FIELDS:
+        value = raw.get(name)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            errors.append(FieldError(name, f"must be a string, got {type(value).__name__}"))
+        elif len(value) > MAX_FIELD_CHARS:
+            errors.append(FieldError(name, f"longer than {MAX_FIELD_CHARS} characters"))
+        else:
+            out[name] = value
+    line = raw.get("line")
+    if line is not None:
+        if isinstance(line, bool) or not isinstance(line, int) or line < 0 or line > 2**31 - 1:
+            errors.append(FieldError("line", "must be a non-negative integer"))
+        else:
+            out["line"] = line
+    seq = raw.get("seq")
+    if seq is not None:
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0 or seq > 2**63 - 1:
+            errors.append(FieldError("seq", "must be a non-negative integer"))
+        else:
+            out["seq"] = seq
+    for name in JSON_FIELDS:
+        out[name] = _json_object(name, raw.get(name), errors)
+
+    unknown = {k: v for k, v in raw.items() if k not in out and k != "function_name"}
+    if "function_name" in raw and out["function"] is None and isinstance(raw["function_name"], str):
+        out["function"] = raw["function_name"]  # the consumer document's column name
+        errors = [e for e in errors if e.field != "function"]
+    if unknown and not errors:
+        extra = json.loads(out["extra"]) if out["extra"] else {}
+        for key, value in unknown.items():
+            extra.setdefault(str(key), value)
+        out["extra"] = json.dumps(extra, ensure_ascii=False, default=repr, separators=(",", ":"))
+    if errors:
+        raise ValidationError(errors)
+    if out["subsystem"] is None:
+        out["subsystem"] = DEFAULT_SUBSYSTEM
+    return out
+
+
+def to_row(record: Record) -> tuple[Any, ...]:
+    return tuple(record[c] for c in COLUMNS)
+
+
+def topic_for(subsystem: str, module: str) -> bytes:
+    """The bus topic of a record: ``logs.<subsystem>.<module>``."""
+    return f"logs.{subsystem}.{module}".encode()

@@ -1,0 +1,46 @@
+"""Opening the encrypted libSQL database, with libSQL errors translated at this boundary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import libsql
+
+from aico.errors import EncryptionKeyError, StoreError
+
+Connection = Any  # libsql.Connection has no importable type
+
+
+def open_database(path: Path, key: str, *, create: bool = False, synchronous: str = "NORMAL",
+                  read_only: bool = False) -> Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, with a busy timeout."""
+    if not create and not path.exists():
+        raise StoreError(f"no log store at {path}; start the backend once (aico backend start) to create it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = libsql.connect(str(path), encryption_key=key, isolation_level=None)
+    except ValueError as exc:
+        raise StoreError(f"cannot open {path}: {exc}") from exc
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    except ValueError as exc:
+        conn.close()
+        if "not a database" in str(exc):
+            raise EncryptionKeyError(
+                f"cannot open {path}: wrong encryption key (or not an aico database)"
+            ) from exc
+        raise StoreError(f"cannot open {path}: {exc}") from exc
+    try:
+        conn.execute("PRAGMA busy_timeout=10000")
+        if create:
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only takes effect on a new file
+        if not read_only:
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        if read_only:
+            conn.execute("PRAGMA query_only=ON")
+    except ValueError as exc:
+        conn.close()
+        raise StoreError(f"cannot configure {path}: {exc}") from exc
+    return conn

@@ -1,0 +1,91 @@
+"""The database key: 256 random bits made on first start.
+
+Looked up in order: ``AICO_DB_KEY``; the OS keyring (when one works and is not turned off);
+``$AICO_HOME/keys/<name>.key`` (mode 0600). A new key is made only when the caller says the
+thing it protects is new: a missing key for an existing database is an error, never a new key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from aico.config.settings import Settings
+from aico.errors import EncryptionKeyError
+
+KEYRING_SERVICE = "aico-logging"
+
+
+def _keyring_usable(settings: Settings) -> bool:
+    if not settings.core.security.keyring:
+        return False
+    try:
+        import keyring
+        from keyring.backends import fail
+
+        backend = keyring.get_keyring()
+        return not isinstance(backend, fail.Keyring) and getattr(backend, "priority", 0) > 0
+    except Exception:  # a broken keyring backend is "no keyring", not a crash
+        return False
+
+
+def _keyring_user(settings: Settings, name: str) -> str:
+    digest = hashlib.sha256(str(settings.home.resolve()).encode()).hexdigest()[:16]
+    return f"{name}:{digest}"
+
+
+def _read_file(path: Path) -> str | None:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise EncryptionKeyError(f"cannot read key file {path}: {exc.strerror}") from exc
+    return text or None
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Create ``path`` with mode 0600 (never readable by others, even for a moment)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+
+
+def load_key(settings: Settings, name: str = "db", *, create: bool, env_var: str | None = "AICO_DB_KEY") -> str:
+    """The key called ``name``; made (and stored) only when ``create`` is true."""
+    if env_var and os.environ.get(env_var):
+        return os.environ[env_var]
+    path = settings.keys_dir / f"{name}.key"
+    key = _read_file(path)
+    if key:
+        return key
+    use_keyring = _keyring_usable(settings)
+    if use_keyring:
+        import keyring
+
+        try:
+            key = keyring.get_password(KEYRING_SERVICE, _keyring_user(settings, name))
+        except Exception:
+            key = None
+        if key:
+            return key
+    if not create:
+        raise EncryptionKeyError(
+            f"no {name} key found (looked in {env_var or 'the environment'}, the OS keyring and {path}); "
+            "set the key that encrypted this store, or restore the key file"
+        )
+    key = secrets.token_hex(32)
+    if use_keyring:
+        import keyring
+
+        try:
+            keyring.set_password(KEYRING_SERVICE, _keyring_user(settings, name), key)
+            return key
+        except Exception:
+            pass  # fall back to the key file
+    write_secret_file(path, key)
+    return key

@@ -1,0 +1,96 @@
+"""Named schema migrations, each recorded in the same transaction that applies it."""
+
+from __future__ import annotations
+
+from aico.errors import StoreError
+from aico.schema.timestamps import now_utc
+from aico.store.connection import Connection
+
+MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
+    (
+        "0001_logs",
+        (
+            """
+            CREATE TABLE logs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                timestamp TEXT NOT NULL,
+                level TEXT NOT NULL,
+                subsystem TEXT NOT NULL,
+                module TEXT NOT NULL,
+                function TEXT,
+                file TEXT,
+                line INTEGER,
+                topic TEXT,
+                message TEXT,
+                user_id TEXT,
+                trace_id TEXT,
+                session_id TEXT,
+                error_details TEXT,
+                extra JSON,
+                severity TEXT,
+                origin TEXT,
+                environment TEXT,
+                producer_id TEXT,
+                seq INTEGER
+            )
+            """,
+            "CREATE INDEX ix_logs_timestamp ON logs(timestamp)",
+            "CREATE INDEX ix_logs_level_timestamp ON logs(level, timestamp)",
+            "CREATE INDEX ix_logs_module ON logs(module)",
+            "CREATE INDEX ix_logs_trace_id ON logs(trace_id) WHERE trace_id IS NOT NULL",
+            "CREATE INDEX ix_logs_session_id ON logs(session_id) WHERE session_id IS NOT NULL",
+            "CREATE UNIQUE INDEX ux_logs_producer_seq ON logs(producer_id, seq) WHERE producer_id IS NOT NULL",
+            """
+            CREATE TABLE rejects (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                received_at TEXT NOT NULL,
+                topic TEXT,
+                payload BLOB,
+                reason TEXT NOT NULL
+            )
+            """,
+        ),
+    ),
+]
+
+
+def applied(conn: Connection) -> list[str]:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    return [row[0] for row in conn.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
+
+
+def migrate(conn: Connection) -> list[str]:
+    """Apply what is missing, in order; returns the names applied now."""
+    done = set(applied(conn))
+    known = {name for name, _ in MIGRATIONS}
+    unknown = done - known
+    if unknown:
+        raise StoreError(f"the store has migrations this version does not know: {sorted(unknown)}; upgrade aico")
+    now = []
+    for name, statements in MIGRATIONS:
+        if name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchall():
+                conn.execute("ROLLBACK")  # another process applied it meanwhile
+                continue
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", (name, now_utc()))
+            conn.execute("COMMIT")
+        except ValueError as exc:
+            conn.execute("ROLLBACK")
+            raise StoreError(f"migration {name} failed: {exc}") from exc
+        now.append(name)
+    return now
+
+
+def applied_readonly(conn: Connection) -> list[str]:
+    """The applied migrations, without creating the bookkeeping table."""
+    try:
+        return [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
+    except ValueError:
+        return []

@@ -1,0 +1,121 @@
+"""The record schema: validation, normalisation, and the wire round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aico.errors import ValidationError
+from aico.schema import COLUMNS, normalize, wire
+from aico.schema.levels import at_least, parse_level
+from aico.schema.timestamps import normalize_timestamp
+
+BASE = {"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "m", "function": "f",
+        "topic": "t", "message": "hello"}
+
+
+@pytest.mark.parametrize(("given_", "expected"), [("warn", "WARNING"), ("FATAL", "CRITICAL"),
+                                                  ("Info", "INFO"), (40, "ERROR")])
+def test_levels_accept_case_and_aliases(given_: object, expected: str) -> None:
+    """Levels are case-insensitive; WARN and FATAL are aliases."""
+    assert parse_level(given_) == expected
+
+
+def test_unknown_level_is_named() -> None:
+    """An unknown level is a field error on `level`."""
+    with pytest.raises(ValidationError, match="level: unknown level 'LOUD'"):
+        normalize({**BASE, "level": "LOUD"})
+
+
+def test_threshold() -> None:
+    """`at_least('warning')` is WARNING and above."""
+    assert at_least("warning") == ["WARNING", "ERROR", "CRITICAL"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-11-21T06:00:00+02:00", "2026-11-21T04:00:00.000000Z"),
+        ("2026-11-21T04:00:00.5", "2026-11-21T04:00:00.500000Z"),
+        (1763697600, "2025-11-21T04:00:00.000000Z"),
+        (1763697600123, "2025-11-21T04:00:00.123000Z"),
+    ],
+)
+def test_timestamps_become_utc_with_microseconds(value: object, expected: str) -> None:
+    """Any offset, naive (UTC) or epoch seconds/milliseconds becomes canonical UTC text."""
+    assert normalize_timestamp(value) == expected
+
+
+def test_every_missing_required_field_is_listed() -> None:
+    """A record missing several required fields names each one."""
+    with pytest.raises(ValidationError) as err:
+        normalize({"level": "INFO"})
+    assert {e.field for e in err.value.errors} == {"timestamp", "module", "function", "topic", "message"}
+
+
+def test_wrong_types_are_field_errors() -> None:
+    """Wrong types are reported per field, never a crash."""
+    with pytest.raises(ValidationError) as err:
+        normalize({**BASE, "line": "42", "extra": [1], "message": 5})
+    assert {e.field for e in err.value.errors} == {"line", "extra", "message"}
+
+
+def test_oversized_message_is_rejected() -> None:
+    """A message over the byte limit is refused with the limit in the reason."""
+    with pytest.raises(ValidationError, match="exceeds the 1024-byte limit"):
+        normalize({**BASE, "message": "x" * 2000}, max_message_bytes=1024)
+
+
+def test_unknown_keys_are_kept_in_extra() -> None:
+    """Fields outside the schema are not lost: they land in `extra`."""
+    record = normalize({**BASE, "extra": {"a": 1}, "screen": "home"})
+    assert json.loads(record["extra"]) == {"a": 1, "screen": "home"}
+
+
+def test_json_payload_with_leading_blank_is_json() -> None:
+    """Payloads starting with `{` or a blank are JSON; others are protobuf."""
+    assert wire.decode(b' ' + json.dumps(BASE).encode())["message"] == "hello"
+
+
+@pytest.mark.parametrize("payload", [b"\xff\xff\xff", b"{not json", b"[1,2]", b""])
+def test_malformed_payloads_are_validation_errors(payload: bytes) -> None:
+    """Garbage is a ValidationError with a reason, never another exception."""
+    with pytest.raises(ValidationError):
+        wire.decode(payload)
+
+
+text = st.text(st.characters(exclude_categories=("Cs",)), max_size=200)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    message=st.text(st.characters(exclude_categories=("Cs",)), max_size=2000),
+    module=text.filter(lambda s: s.strip() != ""),
+    line=st.none() | st.integers(0, 2**31 - 1),
+    extra=st.dictionaries(text, st.integers() | text | st.booleans(), max_size=5),
+    seq=st.integers(1, 2**63 - 1),
+)
+def test_protobuf_round_trip(message: str, module: str, line: int | None, extra: dict, seq: int) -> None:
+    """record -> LogEntry bytes -> record gives back what went in, for any text."""
+    record = normalize({**BASE, "message": message, "module": module, "line": line, "extra": extra,
+                        "producer_id": "p", "seq": seq})
+    assert wire.decode(wire.encode(record)) == record
+
+
+def test_generated_protobuf_code_is_current(tmp_path: Path) -> None:
+    """The checked-in log_entry_pb2.py is what protoc makes from log_entry.proto today."""
+    from aico.schema import codegen
+
+    codegen.generate(tmp_path)
+    for name in ("log_entry_pb2.py", "log_entry_pb2.pyi"):
+        assert (tmp_path / name).read_text() == (codegen.HERE / name).read_text(), f"{name} is stale: make proto"
+
+
+def test_schema_fields_match_the_proto() -> None:
+    """Every stored column has a LogEntry field of the same name, and back."""
+    proto_fields = {f.name for f in wire.LogEntry.DESCRIPTOR.fields}
+    assert set(COLUMNS) == proto_fields

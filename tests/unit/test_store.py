@@ -1,0 +1,88 @@
+"""The encrypted store: key handling, migrations, batch writes, duplicates, rejects."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from aico.config import Settings
+from aico.errors import EncryptionKeyError, StoreError
+from aico.schema import normalize
+from aico.store import LogStore
+from aico.store.migrations import MIGRATIONS
+
+
+def record(i: int, **over: object) -> dict:
+    base = {"timestamp": f"2026-11-21T04:00:{i % 60:02d}Z", "level": "INFO", "module": "m", "function": "f",
+            "topic": "t", "message": f"secret message number {i}", "producer_id": "p1", "seq": i + 1}
+    return normalize({**base, **over})
+
+
+def test_first_start_makes_a_private_key_and_an_encrypted_file(settings: Settings) -> None:
+    """The writer makes a 256-bit key (mode 0600) and the file holds no plain text."""
+    with LogStore.open(settings, writer=True) as store:
+        store.insert_batch([record(i) for i in range(100)])
+    key_file = settings.keys_dir / "db.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(bytes.fromhex(key_file.read_text().strip())) == 32
+    files = [p for p in settings.database_path.parent.iterdir() if p.name.startswith("aico.db")]
+    raw = b"".join(p.read_bytes() for p in files)
+    assert b"secret message" not in raw
+    assert b"SQLite format 3" not in raw[:16]
+
+
+def test_wrong_key_is_an_encryption_key_error(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening with another key fails with EncryptionKeyError, not a libSQL ValueError."""
+    LogStore.open(settings, writer=True).close()
+    monkeypatch.setenv("AICO_DB_KEY", "0" * 64)
+    with pytest.raises(EncryptionKeyError, match="wrong encryption key"):
+        LogStore.open(settings)
+
+
+def test_missing_key_for_existing_store_is_never_replaced(settings: Settings) -> None:
+    """If the key is gone, the store is not silently re-keyed: it is an error."""
+    LogStore.open(settings, writer=True).close()
+    os.remove(settings.keys_dir / "db.key")
+    with pytest.raises(EncryptionKeyError, match="no db key found"):
+        LogStore.open(settings, writer=True)
+
+
+def test_reader_on_missing_store_says_so(settings: Settings) -> None:
+    """A reader on a home with no store gets a StoreError naming the path."""
+    with pytest.raises(StoreError, match="no log store"):
+        LogStore.open(settings)
+
+
+def test_migrations_are_recorded_once(settings: Settings) -> None:
+    """Migrations are applied once and recorded in the database."""
+    LogStore.open(settings, writer=True).close()
+    with LogStore.open(settings, writer=True) as store:
+        assert store.info()["migrations"] == [name for name, _ in MIGRATIONS]
+
+
+def test_duplicates_of_producer_and_seq_are_skipped(settings: Settings) -> None:
+    """(producer_id, seq) is stored once, however often it arrives."""
+    with LogStore.open(settings, writer=True) as store:
+        first = store.insert_batch([record(i) for i in range(10)])
+        again = store.insert_batch([record(i) for i in range(5, 15)])
+        assert (first.stored, first.duplicates) == (10, 0)
+        assert (again.stored, again.duplicates) == (5, 5)
+        assert store.count() == 15
+
+
+def test_recent_is_newest_last_and_filters_levels(settings: Settings) -> None:
+    """`recent` returns the newest N, oldest first, and honours levels."""
+    with LogStore.open(settings, writer=True) as store:
+        store.insert_batch([record(i, level="ERROR" if i % 2 else "INFO") for i in range(10)])
+        rows = store.recent(limit=3)
+        assert [r["seq"] for r in rows] == [8, 9, 10]
+        assert {r["level"] for r in store.recent(limit=50, levels=["ERROR"])} == {"ERROR"}
+
+
+def test_reader_cannot_write(settings: Settings) -> None:
+    """Reader connections are query-only."""
+    LogStore.open(settings, writer=True).close()
+    with LogStore.open(settings) as store, pytest.raises(StoreError):
+        store.insert_batch([record(1)])
