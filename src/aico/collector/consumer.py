@@ -22,11 +22,11 @@ from typing import Any
 import zmq
 
 from aico.bus import sockets
-from aico.collector.acks import ack_topic, encode_ack
 from aico.config.settings import Settings
 from aico.errors import AicoError, BackendError, StoreError, ValidationError
 from aico.logging.guard import infrastructure_thread
 from aico.schema import wire
+from aico.schema.acks import ack_topic, encode_ack
 from aico.schema.record import Record
 from aico.schema.timestamps import now_utc, parse_utc
 from aico.store.repository import LogStore

@@ -29,10 +29,15 @@ class MessageBus(_Section):
 
 
 class Producer(_Section):
+    reliable: bool
     queue_size: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     flush_interval_ms: int = Field(ge=1)
     flush_timeout_s: float = Field(ge=0)
+    window: int = Field(ge=1)
+    ack_timeout_s: float = Field(gt=0)
+    spool_max_mb: float = Field(gt=0)
+    spool_segment_mb: float = Field(gt=0)
 
 
 class Consumer(_Section):

@@ -75,3 +75,25 @@ def decode(payload: bytes, *, max_record_bytes: int = 262144, max_message_bytes:
     except DecodeError as exc:
         raise ValidationError([FieldError("payload", f"malformed protobuf: {exc}")]) from None
     return normalize(entry_to_raw(entry), max_message_bytes=max_message_bytes)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def producer_stamp_prefix(producer_id: str) -> bytes:
+    """The encoded ``producer_id`` field, to append to a ``LogEntry`` (protobuf merges fields)."""
+    return LogEntry(producer_id=producer_id).SerializeToString()
+
+
+def seq_field(seq: int) -> bytes:
+    """The encoded ``seq`` field (number 21, varint)."""
+    return b"\xa8\x01" + _varint(seq)

@@ -1,0 +1,70 @@
+"""``AicoHandler``: the stdlib ``logging`` handler that ships records to the bus."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Protocol
+
+from aico.logging import guard
+from aico.logging.fields import build
+from aico.schema.record import Record
+
+
+class Sink(Protocol):
+    def offer(self, record: Record) -> bool: ...
+    def count_drop(self, reason: str) -> None: ...
+    def flush(self, timeout: float | None = None) -> bool: ...
+
+
+class AicoHandler(logging.Handler):
+    """Builds the schema record in the caller's thread and hands it to the producer.
+
+    Never raises into the application and never waits for the bus. Records emitted by
+    logging infrastructure (or while this handler is already emitting on this thread) are
+    not shipped: they go to stderr, so logging can never loop through itself.
+    """
+
+    def __init__(self, sink: Sink, *, subsystem: str, origin: str, environment: str,
+                 max_message_bytes: int, level: int = logging.NOTSET) -> None:
+        super().__init__(level)
+        self.sink = sink
+        self.subsystem = subsystem
+        self.origin = origin
+        self.environment = environment
+        self.max_message_bytes = max_message_bytes
+
+    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+        # No handler lock: emit is thread-safe, and the lock would serialise every caller.
+        rv = self.filter(record)
+        if rv:
+            self.emit(record if isinstance(rv, bool) else rv)
+        return bool(rv)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if guard.active():
+            self._not_shipped(record)
+            return
+        with guard.infrastructure_thread():
+            try:
+                built = build(record, subsystem=self.subsystem, origin=self.origin,
+                              environment=self.environment, max_message_bytes=self.max_message_bytes)
+            except Exception:
+                self.sink.count_drop("build_error")
+                return
+            self.sink.offer(built)
+
+    def _not_shipped(self, record: logging.LogRecord) -> None:
+        self.sink.count_drop("recursion")
+        if record.levelno >= logging.WARNING:
+            try:
+                print(f"[aico logging: not shipped, logged from logging code] {record.levelname} "
+                      f"{record.name}: {record.getMessage()}", file=sys.stderr)
+            except Exception:
+                pass
+
+    def flush(self) -> None:
+        try:
+            self.sink.flush()
+        except Exception:
+            pass

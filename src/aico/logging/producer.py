@@ -1,0 +1,387 @@
+"""The producer: takes records from any thread, never blocks them, and gets each one stored.
+
+``offer()`` only appends to a bounded in-memory queue. One sender thread owns the bus
+sockets and the spool. In reliable mode (the default) it
+
+1. gives each record the next sequence number and writes it to the spool (disk) first,
+2. sends it, keeping it in a bounded in-memory window until the collector acknowledges it,
+3. sends again what is lost: a record sent before one that was acknowledged, but not
+   acknowledged itself, was dropped on the way; with no acknowledgement at all for
+   ``ack_timeout_s`` (bus or collector down), the whole window is sent again, backing off,
+4. when the window is full or the bus is away, records wait in the spool, not in memory,
+   and go out from there when acknowledgements flow again (also after a restart).
+
+The store keeps one copy per (producer id, seq), so resending is always safe: delivery is
+at least once, storage exactly once. Nothing here logs through ``aico.logging``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aico.config.settings import Settings
+from aico.logging.guard import infrastructure_thread
+from aico.logging.spool import Spool, open_spool
+from aico.logging.stats import ProducerStats
+from aico.logging.transport import Transport, ZmqTransport
+from aico.schema import wire
+from aico.schema.acks import decode_ack
+from aico.schema.record import Record, topic_for
+from aico.schema.timestamps import now_utc
+
+MAX_BACKOFF_S = 15.0
+DRAIN_MAX = 5000
+
+
+class Producer:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        name: str,
+        subsystem: str | None = None,
+        transport_factory: Callable[[str, bool], Transport] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        cfg = settings.core.logging.producer
+        self.cfg = cfg
+        self.name = name
+        self.subsystem = subsystem or name
+        self.reliable = cfg.reliable
+        self.clock = clock
+        self.stats = ProducerStats()
+        self._queue: deque[Record] = deque()
+        self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._flushing = 0
+        self._thread: threading.Thread | None = None
+        self.spool: Spool | None = None
+        if self.reliable:
+            self.spool = open_spool(
+                settings.spool_dir, name,
+                segment_bytes=int(cfg.spool_segment_mb * 1024 * 1024),
+                max_bytes=int(cfg.spool_max_mb * 1024 * 1024),
+            )
+            self.producer_id = self.spool.producer_id
+            self._next_seq = self.spool.next_seq
+        else:
+            self.producer_id = uuid.uuid4().hex
+            self._next_seq = 1
+        bus = settings.core.message_bus
+        self._transport_factory = transport_factory or (lambda pid, acks: ZmqTransport(bus, pid, acks=acks))
+        self._stamp = wire.producer_stamp_prefix(self.producer_id)
+        # Sender-thread state.
+        self._next_send = self.spool.watermark if self.spool else 1
+        self._backlog: deque[tuple[int, bytes, bytes]] = deque()  # spooled, not yet sent, in seq order
+        self._inflight: OrderedDict[int, tuple[bytes, bytes, int]] = OrderedDict()  # seq -> topic, payload, send no
+        self._sent_order: deque[tuple[int, int]] = deque()  # (send no, seq)
+        self._send_no = 0
+        self._last_progress = clock()
+        self._backoff = cfg.ack_timeout_s
+        self._last_state_save = 0.0
+        self._lost_before = 0  # send number: anything sent before it and unacknowledged was lost
+
+    # -- any thread --------------------------------------------------------------------
+    def start(self) -> Producer:
+        self._thread = threading.Thread(target=self._run, name=f"aico-producer-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def offer(self, record: Record) -> bool:
+        """Hand one record over; False (and counted) if the queue is full. Never blocks."""
+        if len(self._queue) >= self.cfg.queue_size:
+            self.stats.drop("queue_full")
+            return False
+        self._queue.append(record)
+        return True
+
+    def offer_many(self, records: Sequence[Record]) -> bool:
+        """Hand all of ``records`` over, or none of them (False) when the bounds are reached."""
+        if self.pressure(len(records)):
+            return False
+        self._queue.extend(records)
+        return True
+
+    def pressure(self, extra: int = 0) -> bool:
+        """True when taking ``extra`` more records would pass the queue or spool bound."""
+        if len(self._queue) + extra > self.cfg.queue_size:
+            return True
+        return self.spool is not None and self.spool.size > 0.9 * self.spool.max_bytes
+
+    def count_drop(self, reason: str) -> None:
+        self.stats.drop(reason)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything offered so far is acknowledged (reliable) or sent; True if so."""
+        timeout = self.cfg.flush_timeout_s if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self._done:
+            self._flushing += 1
+            try:
+                while not self._idle():
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self.running:
+                        return self._idle()
+                    self._done.wait(min(left, 0.05))
+                return True
+            finally:
+                self._flushing -= 1
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush within ``timeout``, stop the sender; what is unacknowledged stays spooled."""
+        ok = self.flush(timeout) if self.running else self._idle()
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(5)
+        return ok
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "producer_id": self.producer_id,
+            "name": self.name,
+            "reliable": self.reliable,
+            "queued": len(self._queue),
+            "backlog": self._backlog_size(),
+            "inflight": len(self._inflight),
+            "spool_bytes": self.spool.size if self.spool else 0,
+            **self.stats.as_dict(),
+        }
+
+    def _backlog_size(self) -> int:
+        if self.spool is None:
+            return len(self._backlog)
+        return max(0, self.spool.next_seq - self._next_send)
+
+    def _idle(self) -> bool:
+        if self._queue:
+            return False
+        if self.spool is None:
+            return not self._backlog
+        return not self._inflight and self._next_send >= self.spool.next_seq
+
+    # -- the sender thread -------------------------------------------------------------
+    def _run(self) -> None:
+        with infrastructure_thread():
+            try:
+                transport = self._transport_factory(self.producer_id, self.reliable)
+            except Exception as exc:
+                print(f"[aico logging] cannot open the bus: {exc}; records stay spooled", file=sys.stderr)
+                return
+            try:
+                while True:
+                    stopping = self._stop.is_set()
+                    self._step(transport, stopping)
+                    if stopping:
+                        break
+            except Exception as exc:  # a bug here must not take the application down
+                print(f"[aico logging] sender stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+            finally:
+                transport.close(0 if self.reliable else 1.0)
+                if self.spool is not None:
+                    self.spool.close()
+
+    def _step(self, transport: Transport, stopping: bool) -> None:
+        """One round. State changes happen under the lock, so ``flush`` sees a consistent state."""
+        with self._done:
+            self._take_queue()
+            self._send_new(transport)
+            self._done.notify_all()
+        if self._queue:
+            wait = 0.0
+        elif self._flushing or stopping:
+            wait = 0.002
+        else:
+            wait = self.cfg.flush_interval_ms / 1000
+        acks = transport.wait_acks(wait)
+        if self.spool is None:
+            return
+        with self._done:
+            now = self.clock()
+            if acks:
+                self._on_acks(acks, now)
+            self._resend_lost(transport, now)
+            self._send_new(transport)
+            # The inflight dict stays in seq order (resends update in place), so its first key is the lowest.
+            low = next(iter(self._inflight)) if self._inflight else self._next_send
+            self.spool.advance(low)
+            if now - self._last_state_save > 0.5:
+                self.spool.save_state()
+                self._last_state_save = now
+            self._done.notify_all()
+
+    def _encode(self, records: list[Record]) -> list[tuple[bytes, bytes]]:
+        out = []
+        for record in records:
+            try:
+                topic = topic_for(record.get("subsystem") or self.subsystem, record["module"])
+                out.append((topic, wire.encode({**record, "producer_id": None, "seq": None})))
+            except Exception:
+                self.stats.drop("encode_error")
+        return out
+
+    def _take_queue(self) -> None:
+        records: list[Record] = []
+        q = self._queue
+        while q and len(records) < DRAIN_MAX:
+            records.append(q.popleft())
+        if not records:
+            return
+        self.stats.produced += len(records)
+        items = self._encode(records)
+        if self.spool is None:
+            for topic, payload in items:
+                self._backlog.append((self._next_seq, topic, payload))
+                self._next_seq += 1
+            return
+        try:
+            written = self.spool.append(items)
+        except OSError as exc:  # a full or broken disk: count, keep going
+            self.stats.drop("spool_error", len(items))
+            print(f"[aico logging] cannot write the spool: {exc}", file=sys.stderr)
+            return
+        self.stats.spooled += len(written)
+        caught_up = not self._backlog or self._backlog[-1][0] + 1 == written[0][0]
+        if caught_up and (self._backlog or self._next_send == written[0][0]):
+            self._backlog.extend(written)
+        while len(self._backlog) > self.cfg.window:  # the rest is read back from the spool later
+            self._backlog.pop()
+        self._enforce_spool_bound()
+
+    def _enforce_spool_bound(self) -> None:
+        assert self.spool is not None
+        lost = 0
+        while self.spool.size > self.spool.max_bytes and len(self.spool.segments) > 1:
+            first, last = self.spool.drop_oldest()
+            lost += max(0, last - first + 1)
+        if not lost:
+            return
+        floor = self.spool.watermark
+        for seq in [s for s in self._inflight if s < floor]:
+            del self._inflight[seq]
+        while self._backlog and self._backlog[0][0] < floor:
+            self._backlog.popleft()
+        self._next_send = max(self._next_send, floor)
+        self.stats.drop("spool_full", lost)
+        self._queue.append({
+            "timestamp": now_utc(), "level": "WARNING", "subsystem": self.subsystem,
+            "module": "aico.logging.spool", "function": "drop_oldest", "topic": "logging.drops",
+            "message": f"{lost} records dropped by {self.name}: spool full",
+            "extra": f'{{"dropped":{lost},"producer_id":"{self.producer_id}","reason":"spool_full"}}',
+        })
+
+    def _next_batch(self, limit: int) -> list[tuple[int, bytes, bytes]]:
+        if self.spool is None or (self._backlog and self._backlog[0][0] == self._next_send):
+            return [self._backlog.popleft() for _ in range(min(limit, len(self._backlog)))]
+        self._backlog.clear()
+        if self._next_send >= self.spool.next_seq:
+            return []
+        return self.spool.read_from(self._next_send, limit)
+
+    def _send_new(self, transport: Transport) -> None:
+        while True:
+            room = self.cfg.window - len(self._inflight) if self.spool is not None else DRAIN_MAX
+            if room <= 0:
+                return
+            batch = self._next_batch(min(room, DRAIN_MAX))
+            if not batch:
+                return
+            sent = self._transmit(transport, batch)
+            if self.spool is None:
+                for item in reversed(batch[sent:]):
+                    self._backlog.appendleft(item)
+                return self._drop_unsent(sent < len(batch))
+            self._next_send = batch[sent - 1][0] + 1 if sent else self._next_send
+            if sent < len(batch):
+                return  # the socket is full: the rest is read back from the spool later
+
+    def _drop_unsent(self, blocked: bool) -> None:
+        # Fire and forget: what the socket cannot take now is not kept beyond the queue bound.
+        if blocked and len(self._backlog) > self.cfg.queue_size:
+            extra = len(self._backlog) - self.cfg.queue_size
+            for _ in range(extra):
+                self._backlog.pop()
+            self.stats.drop("bus_full", extra)
+
+    def _transmit(self, transport: Transport, batch: list[tuple[int, bytes, bytes]], resend: bool = False) -> int:
+        """Send ``batch`` grouped by topic; returns how many leading records went out."""
+        if not self._inflight:
+            self._last_progress = self.clock()
+        count = 0
+        size = self.cfg.batch_size
+        i = 0
+        while i < len(batch):
+            topic = batch[i][1]
+            j = i
+            while j < len(batch) and batch[j][1] == topic and j - i < size:
+                j += 1
+            frames = [payload + self._stamp + wire.seq_field(seq) for seq, _, payload in batch[i:j]]
+            if not transport.send(topic, frames):
+                break
+            if self.spool is not None:
+                for seq, t, payload in batch[i:j]:
+                    self._send_no += 1
+                    self._inflight[seq] = (t, payload, self._send_no)  # an update keeps its place: seq order
+                    self._sent_order.append((self._send_no, seq))
+            count += j - i
+            i = j
+        if resend:
+            self.stats.resent += count
+        else:
+            self.stats.sent += count
+        return count
+
+    def _on_acks(self, payloads: list[bytes], now: float) -> None:
+        newest_send = 0
+        acked = 0
+        for payload in payloads:
+            try:
+                producer_id, spans = decode_ack(payload)
+            except Exception:
+                continue
+            if producer_id != self.producer_id:
+                continue
+            for first, last in spans:
+                for seq in range(first, last + 1):
+                    item = self._inflight.pop(seq, None)
+                    if item is not None:
+                        acked += 1
+                        newest_send = max(newest_send, item[2])
+        if acked:
+            self.stats.acknowledged += acked
+            self._last_progress = now
+            self._backoff = self.cfg.ack_timeout_s
+            self._lost_before = newest_send
+
+    def _resend_lost(self, transport: Transport, now: float) -> None:
+        lost: list[tuple[int, bytes, bytes]] = []
+        horizon = self._lost_before
+        order = self._sent_order
+        # Anything sent before a record that was acknowledged, and not acknowledged itself, was lost.
+        while order and order[0][0] < horizon:
+            send_no, seq = order.popleft()
+            item = self._inflight.get(seq)
+            if item is not None and item[2] == send_no:
+                lost.append((seq, item[0], item[1]))
+        if not lost and self._inflight and now - self._last_progress > self._backoff:
+            # Nothing acknowledged for a while: the bus or the collector was away. Send it all again.
+            lost = [(seq, t, p) for seq, (t, p, _) in self._inflight.items()]
+            order.clear()
+            self._last_progress = now
+            self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
+        if lost:
+            sent = self._transmit(transport, lost, resend=True)
+            for seq, t, p in lost[sent:]:  # the socket is full: they come round again
+                self._send_no += 1
+                self._inflight[seq] = (t, p, self._send_no)
+                self._sent_order.append((self._send_no, seq))

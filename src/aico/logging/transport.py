@@ -1,0 +1,91 @@
+"""The producer's transport seam: ZeroMQ in production, memory in unit tests.
+
+A transport is used by the one sender thread only (ZeroMQ sockets are not thread-safe).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import zmq
+
+from aico.bus import sockets
+from aico.config.settings import MessageBus
+
+
+class Transport(Protocol):
+    def send(self, topic: bytes, payloads: list[bytes]) -> bool:
+        """Queue one bus message ``[topic, *payloads]``; False if it cannot be queued now."""
+
+    def wait_acks(self, timeout_s: float) -> list[bytes]:
+        """Acknowledgement payloads that arrive within ``timeout_s`` (all that are there)."""
+
+    def close(self, linger_s: float) -> None: ...
+
+
+class ZmqTransport:
+    """PUB to the broker's publisher port; SUB to ``acks.<producer id>`` on its subscriber port."""
+
+    def __init__(self, bus: MessageBus, producer_id: str, *, acks: bool) -> None:
+        self.pub = sockets.publisher(bus)
+        self.sub = sockets.subscriber(bus, f"acks.{producer_id}".encode()) if acks else None
+        self.poller = zmq.Poller()
+        if self.sub is not None:
+            self.poller.register(self.sub, zmq.POLLIN)
+
+    def send(self, topic: bytes, payloads: list[bytes]) -> bool:
+        try:
+            self.pub.send_multipart([topic, *payloads], zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            return False
+        return True
+
+    def wait_acks(self, timeout_s: float) -> list[bytes]:
+        if self.sub is None:
+            if timeout_s > 0:
+                time.sleep(timeout_s)  # no acks to wait for: this is the sender's pause
+            return []
+        out: list[bytes] = []
+        if not self.poller.poll(int(timeout_s * 1000)):
+            return out
+        while True:
+            try:
+                frames = self.sub.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return out
+            if len(frames) == 2:
+                out.append(frames[1])
+
+    def close(self, linger_s: float) -> None:
+        self.pub.close(linger=int(linger_s * 1000))
+        if self.sub is not None:
+            self.sub.close(linger=0)
+
+
+class MemoryTransport:
+    """A transport that keeps what is sent, for tests; acks are handed in with ``ack()``."""
+
+    def __init__(self, *, accept: bool = True) -> None:
+        self.accept = accept
+        self.sent: list[tuple[bytes, list[bytes]]] = []
+        self._acks: list[bytes] = []
+        self.closed = False
+
+    def send(self, topic: bytes, payloads: list[bytes]) -> bool:
+        if not self.accept:
+            return False
+        self.sent.append((topic, list(payloads)))
+        return True
+
+    def ack(self, payload: bytes) -> None:
+        self._acks.append(payload)
+
+    def wait_acks(self, timeout_s: float) -> list[bytes]:
+        out, self._acks = self._acks, []
+        if not out and timeout_s > 0:
+            time.sleep(min(timeout_s, 0.005))
+        return out
+
+    def close(self, linger_s: float) -> None:
+        self.closed = True
