@@ -68,9 +68,10 @@ def run_aico(env: dict[str, str], *args: str, timeout: float = 60, input: str | 
 class Backend:
     """``aico backend start`` as a real child process."""
 
-    def __init__(self, env: dict[str, str], *args: str) -> None:
+    def __init__(self, env: dict[str, str], *args: str, name: str = "backend") -> None:
         self.env = env
-        self.args = args
+        self.args = (*args, "--name", name)
+        self.name = name
         self.proc: subprocess.Popen[str] | None = None
         self.log = Path(env["AICO_HOME"]) / f"backend-{time.monotonic_ns()}.log"
 
@@ -80,7 +81,7 @@ class Backend:
         self.proc = subprocess.Popen([AICO, "backend", "start", *self.args], env=self.env, stdout=fh,
                                      stderr=subprocess.STDOUT, text=True)
         fh.close()
-        result = run_aico(self.env, "gateway", "status", "--wait", str(wait), timeout=wait + 30)
+        result = run_aico(self.env, "gateway", "status", "--name", self.name, "--wait", str(wait), timeout=wait + 30)
         if result.returncode != 0:
             self.kill()
             raise AssertionError(f"backend did not start:\n{result.stdout}{result.stderr}\n{self.output()}")

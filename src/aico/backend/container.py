@@ -27,8 +27,9 @@ def _say(message: str) -> None:
 
 
 class Container:
-    def __init__(self, settings: Settings, plugins: list[str] | None = None) -> None:
+    def __init__(self, settings: Settings, plugins: list[str] | None = None, name: str = "backend") -> None:
         self.settings = settings
+        self.name = name
         self.names = plugins if plugins is not None else list(settings.core.backend.plugins)
         self.plugins: list[Plugin] = []
         self.state = "starting"
@@ -64,6 +65,7 @@ class Container:
     def status(self) -> dict[str, Any]:
         return {
             "state": self.state,
+            "name": self.name,
             "pid": os.getpid(),
             "version": __version__,
             "home": str(self.settings.home),
@@ -75,7 +77,7 @@ class Container:
 
     def write_status(self) -> None:
         try:
-            write_status(self.settings, self.status())
+            write_status(self.settings, self.status(), self.name)
         except OSError as exc:
             _say(f"cannot write status file: {exc}")
 

@@ -13,12 +13,12 @@ from aico.config.settings import Settings
 STALE_AFTER_S = 5.0
 
 
-def status_path(settings: Settings) -> Path:
-    return settings.run_dir / "backend.json"
+def status_path(settings: Settings, name: str = "backend") -> Path:
+    return settings.run_dir / f"{name}.json"
 
 
-def write_status(settings: Settings, status: dict[str, Any]) -> None:
-    path = status_path(settings)
+def write_status(settings: Settings, status: dict[str, Any], name: str = "backend") -> None:
+    path = status_path(settings, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(status, indent=2, default=str), encoding="utf-8")
@@ -35,9 +35,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def read_status(settings: Settings) -> dict[str, Any] | None:
+def read_status(settings: Settings, name: str = "backend") -> dict[str, Any] | None:
     """The last status the backend wrote, with ``running`` false if it is gone or stale."""
-    path = status_path(settings)
+    path = status_path(settings, name)
     try:
         status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):

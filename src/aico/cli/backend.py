@@ -14,8 +14,9 @@ app = typer.Typer(help="Run the backend: message bus broker, log consumer and th
 @app.command()
 def start(
     plugins: str = typer.Option(None, "--plugins", help="Comma-separated plugins to run (default: from config)."),
+    name: str = typer.Option("backend", "--name", help="Instance name, when several run on one home (status file)."),
 ) -> None:
     """Start the backend in the foreground; Ctrl-C (or SIGTERM) stops it cleanly."""
     s = settings()
     names = [p.strip() for p in plugins.split(",") if p.strip()] if plugins else None
-    Container(s, names).run_forever()
+    Container(s, names, name).run_forever()

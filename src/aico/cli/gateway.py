@@ -26,14 +26,15 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
     wait: float = typer.Option(0.0, "--wait", metavar="SECONDS",
                                help="Wait up to SECONDS for every plugin to be running; exit 0 once they are."),
+    name: str = typer.Option("backend", "--name", help="The backend instance (see aico backend start --name)."),
 ) -> None:
     """Show the backend's plugins, their state and counters (exit 1 if it is not running)."""
     s = settings()
     deadline = time.monotonic() + wait
-    current = read_status(s)
+    current = read_status(s, name)
     while not _all_running(current) and time.monotonic() < deadline:
         time.sleep(0.1)
-        current = read_status(s)
+        current = read_status(s, name)
     out = console()
     if as_json:
         out.file.write(json.dumps(current or {"running": False}, indent=2) + "\n")

@@ -52,7 +52,10 @@ class AicoHandler(logging.Handler):
             except Exception:
                 self.sink.count_drop("build_error")
                 return
-            self.sink.offer(built)
+            try:
+                self.sink.offer(built)
+            except Exception:
+                self.sink.count_drop("sink_error")
 
     def _not_shipped(self, record: logging.LogRecord) -> None:
         self.sink.count_drop("recursion")

@@ -138,7 +138,9 @@ class Producer:
         """Flush within ``timeout``, stop the sender; what is unacknowledged stays spooled."""
         ok = self.flush(timeout) if self.running else self._idle()
         self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
+        if self._thread is None and self.spool is not None:
+            self.spool.close()  # never started: nothing else owns the spool
+        elif self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
         return ok
 

@@ -106,26 +106,30 @@ class Spool:
     def append(self, items: list[tuple[bytes, bytes]]) -> list[tuple[int, bytes, bytes]]:
         """Give each (topic, payload) the next seq and write it; returns (seq, topic, payload)."""
         out = []
-        chunks = []
+        pending: list[bytes] = []
         for topic, payload in items:
             seq = self.next_seq
             self.next_seq += 1
-            chunks.append(_HEADER.pack(8 + 2 + len(topic) + len(payload), seq, len(topic)) + topic + payload)
+            frame = _HEADER.pack(8 + 2 + len(topic) + len(payload), seq, len(topic)) + topic + payload
+            if not self.segments or self.segments[-1].size >= self.segment_bytes:
+                self._write(pending)
+                pending = []
+                self._roll(seq)
+            elif self._out is None:
+                self._out = self.segments[-1].path.open("ab")
+            pending.append(frame)
+            seg = self.segments[-1]
+            seg.size += len(frame)
+            seg.last_seq = seq
             out.append((seq, topic, payload))
-        if not chunks:
-            return out
-        if not self.segments or self.segments[-1].size >= self.segment_bytes:
-            self._roll(out[0][0])
-        elif self._out is None:
-            self._out = self.segments[-1].path.open("ab")
-        seg = self.segments[-1]
-        data = b"".join(chunks)
-        assert self._out is not None
-        self._out.write(data)
-        self._out.flush()  # to the OS: survives a SIGKILL of this process
-        seg.size += len(data)
-        seg.last_seq = out[-1][0]
+        self._write(pending)
         return out
+
+    def _write(self, frames: list[bytes]) -> None:
+        if frames:
+            assert self._out is not None
+            self._out.write(b"".join(frames))
+            self._out.flush()  # to the OS: survives a SIGKILL of this process
 
     def _roll(self, first_seq: int) -> None:
         if self._out is not None:

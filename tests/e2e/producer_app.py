@@ -1,0 +1,70 @@
+"""An application that only uses stdlib logging after ``aico.logging.install()``: the e2e producer.
+
+Record i has message "rec <i> ..." and extra {"i": i}; every --exc-every-th carries an exception.
+Prints one JSON line of producer figures when done (and every --progress seconds if given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import time
+
+import aico.logging
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=1000)
+    ap.add_argument("--start", type=int, default=0, help="first record index")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--name", default="e2e-app")
+    ap.add_argument("--exc-every", type=int, default=0)
+    ap.add_argument("--rate", type=float, default=0.0, help="records/s per thread (0: as fast as possible)")
+    ap.add_argument("--flush", type=float, default=60.0)
+    ap.add_argument("--progress", type=float, default=0.0)
+    ap.add_argument("--hold", action="store_true", help="after logging, wait for stdin to close")
+    args = ap.parse_args()
+
+    aico.logging.install(name=args.name, subsystem="e2e")
+    log = logging.getLogger("e2e.app")
+    per_thread = args.records // args.threads
+
+    def work(k: int) -> None:
+        first = args.start + k * per_thread
+        t0 = time.monotonic()
+        for n in range(per_thread):
+            i = first + n
+            if args.rate:
+                ahead = n / args.rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)  # pacing the producer, not waiting for a result
+            if args.exc_every and i % args.exc_every == 0:
+                try:
+                    raise ZeroDivisionError(f"division {i}")
+                except ZeroDivisionError:
+                    log.exception("rec %d failed", i, extra={"i": i, "thread": k})
+            else:
+                log.info("rec %d from thread %d with some text", i, k, extra={"i": i, "thread": k})
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(args.threads)]
+    for t in threads:
+        t.start()
+    if args.progress:
+        while any(t.is_alive() for t in threads):
+            print(json.dumps({"progress": aico.logging.stats()}), flush=True)
+            time.sleep(args.progress)
+    for t in threads:
+        t.join()
+    print(json.dumps({"logged": per_thread * args.threads, "stats": aico.logging.stats()}), flush=True)
+    if args.hold:
+        sys.stdin.read()
+    ok = aico.logging.flush(args.flush)
+    print(json.dumps({"flushed": ok, "stats": aico.logging.stats()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The spine, end to end: application -> library -> broker -> consumer -> encrypted store -> CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import zmq
+from conftest import run_app
+from support import Backend, run_aico, wait_until
+
+from aico.config import load_settings
+from aico.store import LogStore
+
+
+def store_of(env: dict[str, str]) -> LogStore:
+    return LogStore.open(load_settings(env=env))
+
+
+def count(env: dict[str, str]) -> int:
+    with store_of(env) as store:
+        return store.count()
+
+
+def test_stdlib_app_records_arrive_whole_and_encrypted(env: dict[str, str]) -> None:
+    """20,000 records from 4 threads of a plain stdlib-logging app: all stored, fields as sent, no plaintext."""
+    with Backend(env):
+        out = run_app(env, "--records", "20000", "--threads", "4", "--exc-every", "97")
+        assert out[-1]["flushed"] is True
+        assert wait_until(lambda: count(env) == 20000, timeout=30, message="20,000 stored")
+        with store_of(env) as store:
+            rows = list(store.iter_rows("SELECT * FROM logs"))
+    seen = set()
+    for row in rows:
+        extra = json.loads(row["extra"])
+        i = extra["i"]
+        seen.add(i)
+        assert row["message"].startswith(f"rec {i} ")
+        assert (row["module"], row["subsystem"], row["origin"]) == ("e2e.app", "e2e", "backend")
+        assert row["function"] == "work" and row["file"].endswith("producer_app.py") and row["line"] > 0
+        if i % 97 == 0:
+            assert row["level"] == "ERROR"
+            details = json.loads(row["error_details"])
+            assert details["type"] == "ZeroDivisionError" and details["message"] == f"division {i}"
+            assert "raise ZeroDivisionError" in details["stack"]
+        else:
+            assert row["level"] == "INFO" and row["error_details"] is None
+    assert seen == set(range(20000))
+    home = Path(env["AICO_HOME"])
+    for path in (home / "data").iterdir():
+        data = path.read_bytes()
+        assert b"rec 1234 from thread" not in data and b"e2e.app" not in data, f"plaintext in {path.name}"
+
+
+def _raw_publisher(env: dict[str, str]) -> zmq.Socket[bytes]:
+    ctx = zmq.Context.instance()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 1000)
+    pub.connect(f"tcp://127.0.0.1:{env['AICO_CORE__MESSAGE_BUS__PUB_PORT']}")
+    return pub
+
+
+def _json_record(message: str, **more: object) -> bytes:
+    return json.dumps({"timestamp": "2026-11-21T04:00:00.5+01:00", "level": "warn", "module": "raw.mod",
+                       "function": "send", "topic": "raw/test", "message": message, **more}).encode()
+
+
+def test_raw_json_publisher_and_malformed_payloads(env: dict[str, str]) -> None:
+    """A raw pyzmq JSON record is stored; malformed payloads go to rejects; their neighbours are stored."""
+    with Backend(env):
+        pub = _raw_publisher(env)
+        try:
+            # The subscription reaches a new publisher after a moment: repeat a deduplicated probe until stored.
+            probe = _json_record("probe", producer_id="raw-probe", seq=1)
+
+            def probe_stored() -> bool:
+                pub.send_multipart([b"logs.backend.test", probe])
+                return count(env) == 1
+
+            wait_until(probe_stored, timeout=20, interval=0.05, message="the subscription to reach the publisher")
+            pub.send_multipart([b"logs.backend.test", _json_record("good one")])
+            pub.send_multipart([b"logs.backend.test", b"{not json"])
+            pub.send_multipart([b"logs.backend.test", _json_record("bad level", level="LOUD")])
+            pub.send_multipart([b"logs.backend.test", b"\x08\x96\x01garbage"])
+            pub.send_multipart([b"logs.backend.test"])
+            pub.send_multipart([b"logs.backend.test", _json_record("good two", line=7)])
+            wait_until(lambda: count(env) == 3, timeout=10, message="both good records")
+            with store_of(env) as store:
+                wait_until(lambda: store.count_rejects() == 4, timeout=10, message="four rejects")
+                good = store.recent(limit=10)
+                rejects = store.rejects(limit=10)
+        finally:
+            pub.close()
+    assert [r["message"] for r in good] == ["probe", "good one", "good two"]
+    assert good[1]["level"] == "WARNING" and good[1]["timestamp"] == "2026-11-21T03:00:00.500000Z"
+    reasons = sorted(r["reason"] for r in rejects)
+    assert any("malformed JSON" in r for r in reasons)
+    assert any("unknown level 'LOUD'" in r for r in reasons)
+    assert any("malformed protobuf" in r or "is required" in r for r in reasons)
+    assert any("no payload" in r for r in reasons)
+
+
+def test_cli_status_probe_listing_and_key_errors(env: dict[str, str]) -> None:
+    """gateway status, bus test, logs ls/count, db info, config show; a wrong key is one line, exit 3."""
+    backend = Backend(env).start()
+    try:
+        run_app(env, "--records", "30", "--exc-every", "10")
+        status = json.loads(run_aico(env, "gateway", "status", "--json").stdout)
+        assert status["running"] and set(status["plugins"]) >= {"message_bus", "log_consumer"}
+        assert status["plugins"]["log_consumer"]["stored"] == 30
+        probe = run_aico(env, "bus", "test")
+        assert probe.returncode == 0 and "bus ok" in probe.stdout
+        listed = json.loads(run_aico(env, "logs", "ls", "--limit", "5", "-o", "json").stdout)
+        assert [r["extra"]["i"] for r in listed] == [25, 26, 27, 28, 29]
+        errors = run_aico(env, "logs", "ls", "--level", "error", "-o", "jsonl").stdout.splitlines()
+        assert [json.loads(line)["extra"]["i"] for line in errors] == [0, 10, 20]
+        assert run_aico(env, "logs", "count").stdout.strip() == "30"
+        info = json.loads(run_aico(env, "db", "info", "--json").stdout)
+        assert info["cipher"] == "aes256cbc" and info["records"] == 30
+        shown = run_aico(env, "config", "show").stdout
+        assert f"pub_port: {env['AICO_CORE__MESSAGE_BUS__PUB_PORT']}" in shown
+    finally:
+        assert backend.stop() == 0
+    down = run_aico(env, "bus", "test", "--timeout", "0.5")
+    assert down.returncode == 1 and "is the backend running" in down.stderr
+    status = run_aico(env, "gateway", "status")
+    assert status.returncode == 1
+    wrong = run_aico({**env, "AICO_DB_KEY": "f" * 64}, "logs", "count")
+    assert wrong.returncode == 3
+    assert wrong.stderr.strip().count("\n") == 0 and "wrong encryption key" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    bad = run_aico(env, "logs", "ls", "--level", "loud")
+    assert bad.returncode == 2 and "--level" in bad.stderr
