@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aico.config import Settings, load_settings
+
 from support import home_env
 
 

@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import zmq
-from conftest import run_app
-from support import Backend, run_aico, wait_until
 
 from aico.config import load_settings
 from aico.store import LogStore
+
+from conftest import run_app
+from support import Backend, run_aico, wait_until
 
 
 def store_of(env: dict[str, str]) -> LogStore:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import wait_until
 
 from aico.config import Settings, load_settings
 from aico.logging.producer import Producer
 from aico.logging.transport import MemoryTransport
 from aico.schema import normalize, wire
 from aico.schema.acks import encode_ack
+
+from support import wait_until
 
 
 class Clock:
@@ -145,7 +146,7 @@ def test_full_spool_drops_oldest_and_says_so(tmp_path: Path) -> None:
     notices = wait_until(lambda: [wire.decode(f) for _, fr in t.sent for f in fr
                                   if b"spool full" in f], message="the drop notice sent")
     dropped = p.snapshot()["dropped"]["spool_full"]
-    assert notices[0]["message"].endswith(f"records dropped by p: spool full")
+    assert notices[0]["message"].endswith("records dropped by p: spool full")
     assert int(notices[0]["message"].split()[0]) <= dropped
     assert p.spool is not None and p.spool.size <= p.spool.max_bytes + 4096
     p.close(0)
