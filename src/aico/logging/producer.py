@@ -227,7 +227,7 @@ class Producer:
         for record in records:
             try:
                 topic = topic_for(record.get("subsystem") or self.subsystem, record["module"])
-                out.append((topic, wire.encode({**record, "producer_id": None, "seq": None})))
+                out.append((topic, wire.encode(record, stamp=False)))
             except Exception:
                 self.stats.drop("encode_error")
         return out

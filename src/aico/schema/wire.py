@@ -16,7 +16,8 @@ from google.protobuf.message import DecodeError
 from aico.errors import FieldError, ValidationError
 from aico.schema import log_entry_pb2 as pb
 from aico.schema.levels import LEVELS
-from aico.schema.record import Record, normalize
+from aico.schema.record import DEFAULT_SUBSYSTEM, MAX_FIELD_CHARS, Record, normalize
+from aico.schema.timestamps import CANONICAL
 
 LogEntry = pb.LogEntry
 Ack = pb.Ack
@@ -30,20 +31,22 @@ _JSON_FIRST_BYTES = (b"{", b" ", b"\t", b"\r")
 _LEVEL_NAMES = {number: name for name, number in LEVELS.items()}
 
 
-def encode(record: Record) -> bytes:
-    """One record (already normalised) as ``LogEntry`` bytes."""
-    entry = LogEntry()
+def encode(record: Record, *, stamp: bool = True) -> bytes:
+    """One record (already normalised) as ``LogEntry`` bytes; ``stamp=False`` leaves out
+    ``producer_id`` and ``seq`` (the producer appends its own, see ``seq_field``)."""
+    fields: dict[str, Any] = {}
     for name in _STRING_FIELDS:
         value = record.get(name)
         if value:
-            setattr(entry, name, value if isinstance(value, str) else json.dumps(value, default=repr))
-    entry.message = record.get("message") or ""
-    entry.level = LEVELS[record["level"]]  # type: ignore[assignment]
+            fields[name] = value if isinstance(value, str) else json.dumps(value, default=repr)
+    if not stamp:
+        fields.pop("producer_id", None)
+    elif record.get("seq"):
+        fields["seq"] = record["seq"]
     if record.get("line") is not None:
-        entry.line = record["line"]
-    if record.get("seq"):
-        entry.seq = record["seq"]
-    return entry.SerializeToString()
+        fields["line"] = record["line"]
+    fields["message"] = record.get("message") or ""
+    return LogEntry(level=LEVELS[record["level"]], **fields).SerializeToString()  # type: ignore[no-any-return]
 
 
 def entry_to_raw(entry: Any) -> dict[str, Any]:
@@ -74,7 +77,55 @@ def decode(payload: bytes, *, max_record_bytes: int = 262144, max_message_bytes:
         entry.ParseFromString(payload)
     except DecodeError as exc:
         raise ValidationError([FieldError("payload", f"malformed protobuf: {exc}")]) from None
-    return normalize(entry_to_raw(entry), max_message_bytes=max_message_bytes)
+    return _from_entry(entry, max_message_bytes) or normalize(entry_to_raw(entry), max_message_bytes=max_message_bytes)
+
+
+def _json_object_text(text: str) -> str | None | bool:
+    """``text`` if it is a non-empty JSON object, None if empty, False if it is not an object."""
+    if not text:
+        return None
+    if text[0] != "{":
+        return False
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    if not isinstance(value, dict):
+        return False
+    return text if value else None
+
+
+def _from_entry(entry: Any, max_message_bytes: int) -> Record | None:
+    """The record of a well-formed entry, checked cheaply (the collector's hot path).
+
+    None when anything needs a closer look: ``normalize`` then gives the exact field errors.
+    """
+    timestamp = entry.timestamp
+    level = _LEVEL_NAMES.get(entry.level)
+    module, function, topic, message = entry.module, entry.function, entry.topic, entry.message
+    if level is None or not CANONICAL.match(timestamp) or not module.strip() or not function.strip() \
+            or not topic.strip():
+        return None
+    if len(message) * 4 > max_message_bytes and len(message.encode()) > max_message_bytes:
+        return None
+    texts = (entry.subsystem, module, function, topic, entry.file, entry.user_id, entry.trace_id,
+             entry.session_id, entry.severity, entry.origin, entry.environment, entry.producer_id)
+    if max(map(len, texts)) > MAX_FIELD_CHARS:
+        return None
+    extra = _json_object_text(entry.extra)
+    details = _json_object_text(entry.error_details)
+    if extra is False or details is False:
+        return None
+    line = entry.line if entry.HasField("line") else None
+    if line is not None and line < 0:
+        return None
+    return {
+        "timestamp": timestamp, "level": level, "subsystem": texts[0] or DEFAULT_SUBSYSTEM, "module": module,
+        "function": function, "file": texts[4] or None, "line": line, "topic": topic, "message": message,
+        "user_id": texts[5] or None, "trace_id": texts[6] or None, "session_id": texts[7] or None,
+        "error_details": details, "extra": extra, "severity": texts[8] or None, "origin": texts[9] or None,
+        "environment": texts[10] or None, "producer_id": texts[11] or None, "seq": entry.seq or None,
+    }
 
 
 def _varint(n: int) -> bytes:
@@ -96,4 +147,8 @@ def producer_stamp_prefix(producer_id: str) -> bytes:
 
 def seq_field(seq: int) -> bytes:
     """The encoded ``seq`` field (number 21, varint)."""
+    if seq < 0x80:
+        return b"\xa8\x01" + bytes((seq,))
+    if seq < 0x4000:
+        return b"\xa8\x01" + bytes(((seq & 0x7F) | 0x80, seq >> 7))
     return b"\xa8\x01" + _varint(seq)

@@ -37,6 +37,7 @@ def open_database(path: Path, key: str, *, create: bool = False, synchronous: st
             conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only takes effect on a new file
         if not read_only:
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages stay in memory between batches
         conn.execute(f"PRAGMA synchronous={synchronous}")
         if read_only:
             conn.execute("PRAGMA query_only=ON")

@@ -1,0 +1,171 @@
+"""End-to-end ingest throughput: producer processes -> broker -> consumer -> encrypted store.
+
+Cases, each in a fresh AICO_HOME with its own backend process, all in the same run:
+  batched      the design here: reliable producers (spool + acks), batched writes
+  no_acks      the same with fire-and-forget producers (no spool, no acks)
+  baseline     the spec's original design: one INSERT and one COMMIT per record, synchronous=FULL
+
+    python bench/ingest.py --records 200000 --json
+
+prints one JSON object with records_per_s, baseline_records_per_s and ratio (batched / baseline),
+plus no_acks_records_per_s and ack_ratio (batched / no_acks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def case_env(home: Path, **overrides: str) -> dict[str, str]:
+    pub, sub = free_ports(2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AICO_")}
+    env.update({"AICO_HOME": str(home), "AICO_CORE__MESSAGE_BUS__PUB_PORT": str(pub),
+                "AICO_CORE__MESSAGE_BUS__SUB_PORT": str(sub), "AICO_CORE__SECURITY__KEYRING": "false"})
+    env.update(overrides)
+    return env
+
+
+def produce(args: argparse.Namespace) -> None:
+    """One producer process: build its records, say ready, wait for go, offer them all, flush."""
+    from aico.config import load_settings
+    from aico.logging.producer import Producer
+    from aico.schema import normalize
+
+    settings = load_settings()
+    producer = Producer(settings, name=f"bench-{args.index}", subsystem="bench").start()
+    base = normalize({"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "bench.mod",
+                      "function": "produce", "topic": "bench", "message": "x"})
+    records = []
+    for n in range(args.count):
+        i = args.index * args.count + n
+        records.append({**base, "module": f"bench.mod{i % 8}",
+                        "message": f"request {i} handled for user session in {i % 997} ms status ok",
+                        "extra": f'{{"i":{i},"route":"/api/v1/items"}}', "line": i % 500,
+                        "trace_id": f"trace-{i // 20}"})
+    print("ready", flush=True)
+    sys.stdin.readline()
+    offered = 0
+    while offered < len(records):
+        chunk = records[offered : offered + 500]
+        if producer.offer_many(chunk):
+            offered += len(chunk)
+        else:
+            time.sleep(0.001)  # the queue is full: back off, as a client of the bridge does on 429
+    producer.flush(600)
+    print(json.dumps(producer.snapshot()), flush=True)
+    producer.close(1)
+
+
+def stored(env: dict[str, str]) -> int:
+    from aico.config import load_settings
+    from aico.store import LogStore
+
+    try:
+        with LogStore.open(load_settings(env=env)) as store:
+            return store.count()
+    except Exception:
+        return 0
+
+
+def run_case(name: str, records: int, producers: int, **overrides: str) -> dict[str, float | int | str]:
+    with tempfile.TemporaryDirectory(prefix=f"aico-bench-{name}-") as tmp:
+        env = case_env(Path(tmp), **overrides)
+        backend = subprocess.Popen([str(BIN / "aico"), "backend", "start"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            subprocess.run([str(BIN / "aico"), "gateway", "status", "--wait", "30"], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+            per = records // producers
+            procs = [subprocess.Popen([sys.executable, __file__, "--produce", "--index", str(k), "--count", str(per)],
+                                      env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                     for k in range(producers)]
+            for p in procs:
+                assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+            start = time.perf_counter()
+            for p in procs:
+                assert p.stdin is not None
+                p.stdin.write("go\n")
+                p.stdin.flush()
+            total = per * producers
+            last, last_change = 0, time.perf_counter()
+            while True:
+                n = stored(env)
+                now = time.perf_counter()
+                if n != last:
+                    last, last_change = n, now
+                if n >= total or now - last_change > 30:
+                    break
+                time.sleep(0.05)  # polling the store's count while the benchmark runs
+            elapsed = last_change - start
+            snapshots = [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
+        finally:
+            backend.send_signal(signal.SIGTERM)
+            backend.wait(60)
+    return {
+        "case": name, "records": total, "stored": last, "seconds": round(elapsed, 3),
+        "records_per_s": round(last / elapsed, 1) if elapsed > 0 else 0.0,
+        "resent": sum(s["resent"] for s in snapshots),
+        "dropped": sum(s["dropped_total"] for s in snapshots),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=200_000)
+    ap.add_argument("--baseline-records", type=int, default=0, help="default: records / 10, at least 5,000")
+    ap.add_argument("--producers", type=int, default=2)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--produce", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.produce:
+        produce(args)
+        return
+    baseline_n = args.baseline_records or max(5_000, args.records // 10)
+    batched = run_case("batched", args.records, args.producers)
+    no_acks = run_case("no_acks", args.records, args.producers, AICO_CORE__LOGGING__PRODUCER__RELIABLE="false")
+    baseline = run_case("baseline", baseline_n, args.producers,
+                        AICO_CORE__LOGGING__CONSUMER__WRITE_MODE="single",
+                        AICO_CORE__LOGGING__CONSUMER__SYNCHRONOUS="FULL")
+    result = {
+        "records": batched["records"],
+        "records_per_s": batched["records_per_s"],
+        "baseline_records_per_s": baseline["records_per_s"],
+        "ratio": round(float(batched["records_per_s"]) / float(baseline["records_per_s"]), 2),
+        "no_acks_records_per_s": no_acks["records_per_s"],
+        "ack_ratio": round(float(batched["records_per_s"]) / float(no_acks["records_per_s"]), 3),
+        "cases": [batched, no_acks, baseline],
+    }
+    if args.json:
+        print(json.dumps(result))
+        return
+    for case in result["cases"]:
+        print(f"{case['case']:>9}: {case['stored']:>8} of {case['records']} stored in {case['seconds']:>7.2f} s"
+              f" = {case['records_per_s']:>9,.0f} records/s (resent {case['resent']}, dropped {case['dropped']})")
+    print(f"ratio batched/baseline: {result['ratio']}   ack ratio batched/no_acks: {result['ack_ratio']}")
+
+
+if __name__ == "__main__":
+    main()
