@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import resource
 import sys
 import threading
 import time
@@ -54,7 +55,8 @@ def main() -> None:
     for t in threads:
         t.start()
     if args.progress:
-        while any(t.is_alive() for t in threads):
+        total = per_thread * args.threads
+        while any(t.is_alive() for t in threads) or (args.hold and aico.logging.stats()["sent"] < total):
             print(json.dumps({"progress": aico.logging.stats()}), flush=True)
             time.sleep(args.progress)
     for t in threads:
@@ -62,8 +64,9 @@ def main() -> None:
     print(json.dumps({"logged": per_thread * args.threads, "stats": aico.logging.stats()}), flush=True)
     if args.hold:
         sys.stdin.read()
-    ok = aico.logging.flush(args.flush)
-    print(json.dumps({"flushed": ok, "stats": aico.logging.stats()}), flush=True)
+    ok = aico.logging.flush(args.flush) if args.flush else None
+    maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"flushed": ok, "stats": aico.logging.stats(), "maxrss_kb": maxrss_kb}), flush=True)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from aico.schema.record import Record, topic_for
 from aico.schema.timestamps import now_utc
 
 MAX_BACKOFF_S = 15.0
-DRAIN_MAX = 5000
+DRAIN_MAX = 2000
 
 
 class Producer:
@@ -95,10 +95,20 @@ class Producer:
         return self
 
     def offer(self, record: Record) -> bool:
-        """Hand one record over; False (and counted) if the queue is full. Never blocks."""
+        """Hand one record over. Never waits for the bus or the collector.
+
+        When the in-memory queue is full (the application logs faster than the sender can
+        keep up), the calling thread moves the queue to the disk spool itself: memory stays
+        bounded and nothing is lost while the spool has room. Without a spool (fire and
+        forget), the record is dropped and counted.
+        """
         if len(self._queue) >= self.cfg.queue_size:
-            self.stats.drop("queue_full")
-            return False
+            if self.spool is None or not self.running:
+                self.stats.drop("queue_full")
+                return False
+            with self._done:
+                self._take_queue()
+                self.stats.caller_spooled += 1
         self._queue.append(record)
         return True
 

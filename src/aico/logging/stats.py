@@ -14,6 +14,7 @@ class ProducerStats:
         self.acknowledged = 0  # confirmed stored (or already stored) by the collector
         self.resent = 0        # sent again after a loss or a timeout
         self.spooled = 0       # written to the spool on disk
+        self.caller_spooled = 0  # times a logging call moved the full queue to disk itself
         self._dropped: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -30,6 +31,7 @@ class ProducerStats:
             "acknowledged": self.acknowledged,
             "resent": self.resent,
             "spooled": self.spooled,
+            "caller_spooled": self.caller_spooled,
             "dropped": dropped,
             "dropped_total": sum(dropped.values()),
         }

@@ -80,7 +80,7 @@ def decode(payload: bytes, *, max_record_bytes: int = 262144, max_message_bytes:
     return _from_entry(entry, max_message_bytes) or normalize(entry_to_raw(entry), max_message_bytes=max_message_bytes)
 
 
-def _json_object_text(text: str) -> str | None | bool:
+def _json_object_text(text: str) -> str | bool | None:
     """``text`` if it is a non-empty JSON object, None if empty, False if it is not an object."""
     if not text:
         return None

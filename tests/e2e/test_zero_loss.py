@@ -1,0 +1,155 @@
+"""Zero loss: every record arrives exactly once, through bursts, crashes and restarts."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import zmq
+
+from aico.config import load_settings
+from aico.store import LogStore
+
+from conftest import App, run_app
+from support import Backend, wait_until
+
+
+def indexes(env: dict[str, str]) -> list[int]:
+    """The record index of every stored record (from extra.i), sorted."""
+    with LogStore.open(load_settings(env=env)) as store:
+        return sorted(int(r["i"]) for r in store.iter_rows("SELECT extra->>'i' AS i FROM logs"))
+
+
+def count(env: dict[str, str]) -> int:
+    try:
+        with LogStore.open(load_settings(env=env)) as store:
+            return store.count()
+    except Exception:
+        return 0
+
+
+def test_backend_sigkill_mid_stream_then_restart(env: dict[str, str]) -> None:
+    """SIGKILL of the backend while 200,000 records stream in: after a restart, exactly those 200,000."""
+    backend = Backend(env).start()
+    app = App(env, "--records", "200000", "--threads", "2", "--flush", "180")
+    try:
+        wait_until(lambda: count(env) >= 30000, timeout=120, message="30,000 stored before the kill")
+        backend.kill()
+        backend = Backend(env).start()
+        done = app.wait_for("flushed", timeout=240)
+        assert done["flushed"] is True
+        assert indexes(env) == list(range(200000))
+    finally:
+        app.kill()
+        backend.kill()
+
+
+def test_application_logs_before_the_backend_exists(env: dict[str, str]) -> None:
+    """An application that logs for 10 s before the backend starts loses nothing."""
+    app = App(env, "--records", "5000", "--threads", "2", "--rate", "250", "--flush", "120")
+    try:
+        logged = app.wait_for("logged", timeout=60)  # 2 threads x 2,500 records at 250/s: 10 s of logging
+        assert logged["stats"]["acknowledged"] == 0
+        with Backend(env):
+            assert app.wait_for("flushed")["flushed"] is True
+            assert indexes(env) == list(range(5000))
+    finally:
+        app.kill()
+
+
+def test_broker_alone_restarted_mid_stream(env: dict[str, str]) -> None:
+    """The broker process is stopped and started again while records flow: nothing is lost."""
+    broker = Backend(env, "--plugins", "message_bus", name="broker").start()
+    collector = Backend(env, "--plugins", "log_consumer", name="collector").start()
+    app = App(env, "--records", "60000", "--threads", "2", "--rate", "4000", "--flush", "120")
+    try:
+        wait_until(lambda: count(env) >= 10000, timeout=60, message="10,000 stored before the restart")
+        broker.kill()
+        stored_while_down = count(env)
+        broker = Backend(env, "--plugins", "message_bus", name="broker").start()
+        assert app.wait_for("flushed", timeout=180)["flushed"] is True
+        assert stored_while_down < 60000
+        assert indexes(env) == list(range(60000))
+    finally:
+        app.kill()
+        collector.kill()
+        broker.kill()
+
+
+def test_producer_sigkill_with_unacknowledged_records(env: dict[str, str]) -> None:
+    """A producer killed holding unacknowledged records: restarted on the same spool, they all arrive once."""
+    with Backend(env, "--plugins", "message_bus", name="broker"):  # a bus, but nobody acknowledges
+        app = App(env, "--records", "5000", "--name", "held", "--hold", "--progress", "0.05")
+        try:
+            held = app.wait_for("logged")  # with --hold, said once all 5,000 are spooled and sent
+            assert held["stats"]["sent"] == 5000 and held["stats"]["acknowledged"] == 0
+            assert app.proc.poll() is None
+        finally:
+            app.kill()  # SIGKILL: no at-exit flush, no clean close
+        spool = Path(env["AICO_HOME"]) / "spool" / "held"
+        assert list(spool.glob("seg-*.log")), "the unacknowledged records are in the spool"
+        with Backend(env, "--plugins", "log_consumer", name="collector"):
+            again = run_app(env, "--records", "0", "--name", "held", "--flush", "60")
+            assert again[-1]["flushed"] is True
+            assert indexes(env) == list(range(5000))
+    assert not list(spool.glob("seg-*.log")), "an acknowledged spool is emptied"
+
+
+def test_clean_exit_with_the_bus_down_keeps_records_for_next_start(env: dict[str, str]) -> None:
+    """At exit the library flushes within its deadline, and leaves what it could not send spooled."""
+    env = {**env, "AICO_CORE__LOGGING__PRODUCER__FLUSH_TIMEOUT_S": "1"}
+    started = time.monotonic()
+    out = run_app(env, "--records", "300", "--name", "exit-test", "--flush", "0")  # exit relies on atexit
+    assert time.monotonic() - started < 20
+    assert out[-1]["flushed"] is None
+    assert list((Path(env["AICO_HOME"]) / "spool" / "exit-test").glob("seg-*.log"))
+    with Backend(env):
+        assert run_app(env, "--records", "0", "--name", "exit-test")[-1]["flushed"] is True
+        assert indexes(env) == list(range(300))
+
+
+def test_million_record_burst_with_bounded_memory(env: dict[str, str]) -> None:
+    """1,000,000 records as fast as one process can log them: none lost, producer memory stays bounded."""
+    with Backend(env):
+        out = run_app(env, "--records", "1000000", "--threads", "2", "--flush", "300", timeout=600)
+        assert out[-1]["flushed"] is True
+        stats = out[-1]["stats"]
+        assert stats["acknowledged"] == 1000000 and stats["dropped_total"] == 0
+        assert out[-1]["maxrss_kb"] < 200 * 1024, f"producer peak RSS {out[-1]['maxrss_kb']} KiB"
+        assert count(env) == 1000000
+        assert indexes(env) == list(range(1000000))
+
+
+def test_malformed_messages_interleaved_with_good_ones(env: dict[str, str]) -> None:
+    """Bad payloads among good ones: every good record stored, every bad one rejected with a reason."""
+    good = [json.dumps({"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "raw", "function": "f",
+                        "topic": "t", "message": f"good {i}", "producer_id": "raw-1", "seq": i + 1,
+                        "extra": {"i": i}}).encode() for i in range(1000)]
+    bad = [b"{", b"\xff\xfe\x00", b'{"level": "INFO"}', b"[]", json.dumps({"timestamp": "yesterday"}).encode()]
+    with Backend(env):
+        pub = zmq.Context.instance().socket(zmq.PUB)
+        pub.setsockopt(zmq.LINGER, 2000)
+        pub.setsockopt(zmq.SNDHWM, 100000)  # a raw publisher has no resend: give the burst room
+        pub.connect(f"tcp://127.0.0.1:{env['AICO_CORE__MESSAGE_BUS__PUB_PORT']}")
+        try:
+            def first_stored() -> bool:
+                pub.send_multipart([b"logs.raw.t", good[0]])
+                return count(env) == 1
+
+            wait_until(first_stored, timeout=20, interval=0.05, message="the subscription")
+            for i in range(1, 1000):
+                # a bad payload in the same multipart message as a good one, and bad messages of their own
+                pub.send_multipart([b"logs.raw.t", bad[i % len(bad)], good[i]])
+                if i % 100 == 0:
+                    pub.send_multipart([b"logs.raw.t", b"\x0a\x05"])
+            wait_until(lambda: count(env) == 1000, timeout=30, message="all good records")
+            with LogStore.open(load_settings(env=env)) as store:
+                wait_until(lambda: store.count_rejects() == 999 + 9, timeout=30, message="all rejects")
+                reasons = [r["reason"] for r in store.rejects(limit=2000)]
+        finally:
+            pub.close()
+    assert indexes(env) == list(range(1000))
+    assert all(reasons), "every reject has its reason"
+    for kind in ("malformed JSON", "malformed protobuf", "timestamp: not an ISO-8601 timestamp", "is required"):
+        assert any(kind in r for r in reasons), kind
