@@ -1,0 +1,126 @@
+"""Moving one day from the database to its archive, so that a crash anywhere loses nothing.
+
+The steps, each safe to be killed after:
+
+1. Read the day's rows with ``id <= hi`` (``hi`` = the highest id now; rows the collector
+   adds meanwhile have higher ids and are left alone), merged with the day's existing
+   archive if there is one (late records of an archived day, or a rerun after a crash).
+2. Write ``.logs-DAY.arc.tmp``, fsync it, read it back and check count and checksum.
+3. Rename it over ``logs-DAY.arc`` (atomic) and fsync the folder.
+4. Delete those rows in short chunks; the first chunk's transaction also records the
+   archive (file, count, checksum) in ``archive_days``.
+
+A rerun after a kill between 3 and 4 finds the rows in both places: the merge drops the
+copies (same id, same content), the archive is kept as it is, and the rows are deleted.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from aico.config.settings import Settings
+from aico.errors import StoreError
+from aico.retention import archives
+from aico.retention.archive_file import ArchiveReader, Summary, verify_archive, write_archive
+from aico.schema.timestamps import now_utc
+from aico.store.maintenance import ARCHIVE_COLUMNS
+from aico.store.repository import LogStore
+
+_TS = ARCHIVE_COLUMNS.index("timestamp")
+
+Item = tuple[tuple[str, int], str]  # ((timestamp, id), json row)
+
+
+@dataclass(frozen=True)
+class DayResult:
+    day: str
+    records: int
+    new_records: int
+    deleted_rows: int
+    file_bytes: int
+    early: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def _archived_items(reader: ArchiveReader) -> Iterator[Item]:
+    columns, lines = reader.columns_and_lines()
+    if columns == list(ARCHIVE_COLUMNS):
+        for line in lines:
+            row = json.loads(line)
+            yield (row[_TS], row[0]), line
+        return
+    for line in lines:  # an archive from another schema version: re-shape to today's columns
+        rec = dict(zip(columns, json.loads(line), strict=True))
+        row = [rec.get(c) for c in ARCHIVE_COLUMNS]
+        yield (row[_TS], row[0]), json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+
+
+class _Merge:
+    """Archive and database rows in (timestamp, id) order, each record once."""
+
+    def __init__(self) -> None:
+        self.from_db = 0
+        self.new = 0
+
+    def db_items(self, store: LogStore, day: str, hi: int) -> Iterator[Item]:
+        for ts, rid, line in store.iter_day(day, hi):
+            self.from_db += 1
+            yield (ts, rid), line
+
+    def lines(self, old: Iterator[Item], db: Iterator[Item]) -> Iterator[str]:
+        tagged_old = ((key, line, False) for key, line in old)
+        tagged_db = ((key, line, True) for key, line in db)
+        prev_key: tuple[str, int] | None = None
+        prev_lines: list[str] = []
+        for key, line, from_db in heapq.merge(tagged_old, tagged_db, key=lambda t: t[0]):
+            if key != prev_key:
+                prev_key, prev_lines = key, []
+            elif any(line == p or json.loads(line) == json.loads(p) for p in prev_lines):
+                continue  # the same record in both places
+            prev_lines.append(line)
+            if from_db:
+                self.new += 1
+            yield line
+
+
+def archive_day(settings: Settings, store: LogStore, day: str, *, key: str, compression: str, chunk: int,
+                early: bool = False) -> DayResult:
+    """Move ``day`` from ``store`` into its archive (see the module docstring for the steps)."""
+    final = archives.path_for(settings, day)
+    tmp = archives.temp_path_for(settings, day)
+    hi = store.max_id()
+    merge = _Merge()
+    reader = ArchiveReader(final, key, expect_day=day) if final.exists() else None
+    try:
+        old: Iterator[Item] = _archived_items(reader) if reader else iter(())
+        written = write_archive(tmp, day=day, key=key, compression=compression, columns=ARCHIVE_COLUMNS,
+                                lines=merge.lines(old, merge.db_items(store, day, hi)))
+        kept: Summary
+        if reader is not None and merge.new == 0:
+            tmp.unlink()  # every row is already in the archive: keep it as it is
+            if reader.summary is None:
+                raise StoreError(f"{final}: archive could not be verified")
+            kept = reader.summary
+        else:
+            back = verify_archive(tmp, key, expect_day=day)
+            if (back.records, back.sha256) != (written.records, written.sha256):
+                raise StoreError(f"{tmp}: read back {back.records} records, wrote {written.records}")
+            os.replace(tmp, final)
+            archives.fsync_dir(final.parent)
+            kept = written
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        if reader is not None:
+            reader.close()
+    journal = {"file": final.name, "records": kept.records, "sha256": kept.sha256, "archived_at": now_utc()}
+    deleted = store.delete_day(day, hi, chunk=chunk, journal=journal)
+    return DayResult(day, kept.records, merge.new, deleted, final.stat().st_size, early)
