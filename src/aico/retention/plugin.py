@@ -77,24 +77,25 @@ class RetentionPlugin:
         if state == "running" and not (self._thread and self._thread.is_alive()):
             state = "failed"
         cfg = self.job.policy
+        last = self.last_run or {}
         return {
             "state": state,
             "runs": self.runs,
-            "last_run_at": self.last_run["finished_at"] if self.last_run else None,
-            "last_reason": self.last_run["reason"] if self.last_run else None,
+            "last_run_at": last.get("finished_at"),
+            "last_reason": last.get("reason"),
             "next_run_at": format_utc(self.next_run_at) if self.next_run_at else None,
             "archived_days": self.archived_days,
             "deleted_rows": self.deleted_rows,
-            "last_run": self.last_run,
-            "last_error": self.last_error,
+            "last_archived": [a["day"] for a in last.get("archived", [])],
+            "last_expired": last.get("expired_days", []),
+            "last_early_deleted_archives": last.get("early_deleted_archives", []),
             "db_size_mb": round(self.db_size / MIB, 3),
             "max_size_mb": round(cfg.max_size_bytes / MIB, 3),
             "over_cap": self.over_cap,
-            "disk": {
-                "state": "low" if self.disk_low else "ok",
-                "free_mb": round(self.disk_free / MIB, 1),
-                "floor_mb": round(cfg.min_free_bytes / MIB, 1),
-            },
+            "disk_state": "low" if self.disk_low else "ok",
+            "disk_free_mb": round(self.disk_free / MIB, 1),
+            "disk_floor_mb": round(cfg.min_free_bytes / MIB, 1),
+            "last_error": self.last_error,
         }
 
     # -- the loop ------------------------------------------------------------------------------

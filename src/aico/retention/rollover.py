@@ -32,8 +32,14 @@ from aico.store.maintenance import ARCHIVE_COLUMNS
 from aico.store.repository import LogStore
 
 _TS = ARCHIVE_COLUMNS.index("timestamp")
+_PRODUCER = ARCHIVE_COLUMNS.index("producer_id")
+_SEQ = ARCHIVE_COLUMNS.index("seq")
 
-Item = tuple[tuple[str, int], str]  # ((timestamp, id), json row)
+Item = tuple[tuple[str, int], tuple[str, int] | None, str]  # ((timestamp, id), (producer_id, seq), json row)
+
+
+def _stamp(producer: str | None, seq: int | None) -> tuple[str, int] | None:
+    return (producer, seq) if producer is not None and seq is not None else None
 
 
 @dataclass(frozen=True)
@@ -51,40 +57,47 @@ class DayResult:
 
 def _archived_items(reader: ArchiveReader) -> Iterator[Item]:
     columns, lines = reader.columns_and_lines()
-    if columns == list(ARCHIVE_COLUMNS):
-        for line in lines:
-            row = json.loads(line)
-            yield (row[_TS], row[0]), line
-        return
-    for line in lines:  # an archive from another schema version: re-shape to today's columns
-        rec = dict(zip(columns, json.loads(line), strict=True))
-        row = [rec.get(c) for c in ARCHIVE_COLUMNS]
-        yield (row[_TS], row[0]), json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+    same_shape = columns == list(ARCHIVE_COLUMNS)
+    for line in lines:
+        row = json.loads(line)
+        if not same_shape:  # an archive from another schema version: re-shape to today's columns
+            rec = dict(zip(columns, row, strict=True))
+            row = [rec.get(c) for c in ARCHIVE_COLUMNS]
+            line = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+        yield (row[_TS], row[0]), _stamp(row[_PRODUCER], row[_SEQ]), line
 
 
 class _Merge:
-    """Archive and database rows in (timestamp, id) order, each record once."""
+    """Archive and database rows in (timestamp, id) order, each record once.
+
+    A record is the same record when it has the same (producer_id, seq) (a producer resent
+    it after it was archived, so the store gave it a new id), or the same id and content
+    (it is in both places after a crash or a restore). Both copies share their timestamp.
+    """
 
     def __init__(self) -> None:
-        self.from_db = 0
         self.new = 0
 
     def db_items(self, store: LogStore, day: str, hi: int) -> Iterator[Item]:
-        for ts, rid, line in store.iter_day(day, hi):
-            self.from_db += 1
-            yield (ts, rid), line
+        for ts, rid, producer, seq, line in store.iter_day(day, hi):
+            yield (ts, rid), _stamp(producer, seq), line
 
     def lines(self, old: Iterator[Item], db: Iterator[Item]) -> Iterator[str]:
-        tagged_old = ((key, line, False) for key, line in old)
-        tagged_db = ((key, line, True) for key, line in db)
-        prev_key: tuple[str, int] | None = None
-        prev_lines: list[str] = []
-        for key, line, from_db in heapq.merge(tagged_old, tagged_db, key=lambda t: t[0]):
-            if key != prev_key:
-                prev_key, prev_lines = key, []
-            elif any(line == p or json.loads(line) == json.loads(p) for p in prev_lines):
-                continue  # the same record in both places
-            prev_lines.append(line)
+        tagged_old = ((key, stamp, line, False) for key, stamp, line in old)
+        tagged_db = ((key, stamp, line, True) for key, stamp, line in db)
+        group_ts: str | None = None
+        stamps: set[tuple[str, int]] = set()
+        rows: dict[int, list[str]] = {}
+        for (ts, rid), stamp, line, from_db in heapq.merge(tagged_old, tagged_db, key=lambda t: t[0]):
+            if ts != group_ts:
+                group_ts, stamps, rows = ts, set(), {}
+            if stamp is not None and stamp in stamps:
+                continue
+            if any(line == p or json.loads(line) == json.loads(p) for p in rows.get(rid, ())):
+                continue
+            if stamp is not None:
+                stamps.add(stamp)
+            rows.setdefault(rid, []).append(line)
             if from_db:
                 self.new += 1
             yield line

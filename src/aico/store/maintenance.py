@@ -92,8 +92,9 @@ class MaintenanceMixin:
     def max_id(self) -> int:
         return int(self._one("SELECT coalesce(max(id), 0) FROM logs"))
 
-    def iter_day(self, day: str, max_id: int, *, page: int = PAGE_ROWS) -> Iterator[tuple[str, int, str]]:
-        """``(timestamp, id, json_row)`` of the day's rows with ``id <= max_id``, in time order.
+    def iter_day(self, day: str, max_id: int, *,
+                 page: int = PAGE_ROWS) -> Iterator[tuple[str, int, str | None, int | None, str]]:
+        """``(timestamp, id, producer_id, seq, json_row)`` of the day's rows with ``id <= max_id``, in time order.
 
         Read a page per statement (keyset on the timestamp index), so no statement holds
         libSQL, and with it the GIL, for long.
@@ -101,7 +102,7 @@ class MaintenanceMixin:
         end = _next_day(day)
         last: tuple[str, int] = ("", -1)
         sql = (
-            f"SELECT timestamp, id, {_JSON_ROW} FROM logs "
+            f"SELECT timestamp, id, producer_id, seq, {_JSON_ROW} FROM logs "
             "WHERE timestamp >= ? AND timestamp < ? AND id <= ? AND (timestamp, id) > (?, ?) "
             "ORDER BY timestamp, id LIMIT ?"
         )
