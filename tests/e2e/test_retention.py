@@ -19,6 +19,7 @@ SMALL = {
     "AICO_CORE__LOGGING__RETENTION__DAYS": "8",
     "AICO_CORE__LOGGING__RETENTION__HOT_DAYS": "3",
     "AICO_CORE__LOGGING__RETENTION__DELETE_CHUNK_ROWS": "50",
+    "AICO_CORE__LOGGING__RETENTION__MIN_FREE_DISK_MB": "1",  # a nearly full test disk must not change the runs
 }
 
 

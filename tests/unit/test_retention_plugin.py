@@ -22,6 +22,10 @@ def configured(env: dict[str, str], **retention: Any) -> Settings:
                                                                                  **retention}}}})
 
 
+def plenty(_: Path) -> int:
+    return 10**12
+
+
 def runs(plugin: RetentionPlugin, n: int) -> dict[str, Any]:
     return wait_until(lambda: (st := plugin.status())["runs"] >= n and st, message=f"run {n}")
 
@@ -38,7 +42,7 @@ def test_runs_at_start_then_at_the_daily_time(env: dict[str, str], settings: Set
     s = configured(env, run_at="03:30")
     seed_days(s, NOW, 10, 10)
     clock = ManualClock(NOW)
-    plugin = RetentionPlugin(s, clock=clock)
+    plugin = RetentionPlugin(s, clock=clock, disk_free=plenty)
     plugin.start()
     try:
         st = runs(plugin, 1)
@@ -60,7 +64,7 @@ def test_crossing_the_size_cap_triggers_a_run(env: dict[str, str], settings: Set
     """Once the database grows past max_size_mb, the next check runs the job and brings it back under."""
     s = configured(env, max_size_mb=1.0, hot_days=30)
     seed_days(s, NOW, 1, 5)
-    plugin = RetentionPlugin(s, clock=ManualClock(NOW))
+    plugin = RetentionPlugin(s, clock=ManualClock(NOW), disk_free=plenty)
     plugin.start()
     try:
         runs(plugin, 1)

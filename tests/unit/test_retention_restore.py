@@ -18,6 +18,10 @@ from aico.store import LogStore
 from retention_support import NOW, day_of, db_rows, identity, make_day, seed, seed_days, union_counts
 
 
+def run_job(settings: Settings, clock: ManualClock) -> None:
+    RetentionJob(settings, clock=clock, disk_free=lambda _: 10**12).run()
+
+
 def day_rows(settings: Settings, day: str) -> list[dict]:
     return [r for r in db_rows(settings) if r["timestamp"][:10] == day]
 
@@ -28,7 +32,7 @@ def test_restore_brings_a_day_back_once_with_its_ids(settings: Settings) -> None
     with LogStore.open(settings) as store:
         ids_before = {r["id"] for r in store.iter_rows("SELECT id, timestamp FROM logs")
                       if r["timestamp"].startswith(day_of(NOW, 8))}
-    RetentionJob(settings, clock=ManualClock(NOW)).run()
+    run_job(settings, ManualClock(NOW))
     day = day_of(NOW, 8)
     first = restore_day(settings, day, clock=ManualClock(NOW))
     again = restore_day(settings, day, clock=ManualClock(NOW))
@@ -44,7 +48,7 @@ def test_records_without_producer_are_not_duplicated(settings: Settings) -> None
     day = day_of(NOW, 9)
     recs = make_day(day, 12, producer=None)
     seed(settings, recs + make_day(day_of(NOW, 0), 3))
-    RetentionJob(settings, clock=ManualClock(NOW)).run()
+    run_job(settings, ManualClock(NOW))
     for _ in range(2):
         restore_day(settings, day, clock=ManualClock(NOW))
     assert Counter(identity(r) for r in day_rows(settings, day)) == Counter(identity(r) for r in recs)
@@ -55,7 +59,7 @@ def test_an_id_taken_by_another_record_gets_a_new_id(settings: Settings) -> None
     day = day_of(NOW, 9)
     recs = make_day(day, 4, producer=None)
     seed(settings, recs)
-    RetentionJob(settings, clock=ManualClock(NOW)).run()
+    run_job(settings, ManualClock(NOW))
     archived_ids = [r["id"] for r in archives.iter_archive_records(settings, days=[day])]
     with LogStore.open(settings, writer=True) as store:  # another record under the first archived id
         other = make_day(day_of(NOW, 0), 1, producer=None, message="someone else")[0]
@@ -71,15 +75,15 @@ def test_a_restored_day_stays_for_hot_days_then_returns_to_its_archive(settings:
     """The next runs leave a restored day alone until its pin runs out; then it is archived again, unchanged."""
     seed_days(settings, NOW, 10, 20)
     clock = ManualClock(NOW)
-    RetentionJob(settings, clock=clock).run()
+    run_job(settings, clock)
     day = day_of(NOW, 8)
     before = archives.path_for(settings, day).read_bytes()
     restore_day(settings, day, clock=clock)
     clock.advance(timedelta(days=1))
-    RetentionJob(settings, clock=clock).run()
+    run_job(settings, clock)
     assert len(day_rows(settings, day)) == 20
     clock.advance(timedelta(days=7))
-    RetentionJob(settings, clock=clock).run()
+    run_job(settings, clock)
     assert day_rows(settings, day) == []
     assert archives.path_for(settings, day).read_bytes() == before  # nothing new: the file was kept as it was
     assert set(union_counts(settings).values()) == {1}

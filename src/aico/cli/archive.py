@@ -26,7 +26,10 @@ app = typer.Typer(help="Daily encrypted archives: run retention now, list, resto
 
 
 def _mb(n: int | None) -> str:
-    return "-" if n is None else f"{n / MIB:.2f} MB"
+    """A size for people: KB under a megabyte, MB above."""
+    if n is None:
+        return "-"
+    return f"{n / 1024:.1f} KB" if n < MIB else f"{n / MIB:.2f} MB"
 
 
 @app.command()

@@ -82,7 +82,12 @@ class _Merge:
         for ts, rid, producer, seq, line in store.iter_day(day, hi):
             yield (ts, rid), _stamp(producer, seq), line
 
-    def lines(self, old: Iterator[Item], db: Iterator[Item]) -> Iterator[str]:
+    def lines(self, old: Iterator[Item] | None, db: Iterator[Item]) -> Iterator[str]:
+        if old is None:  # no archive yet: the database rows are all new (the common, fast case)
+            for _, _, line in db:
+                self.new += 1
+                yield line
+            return
         tagged_old = ((key, stamp, line, False) for key, stamp, line in old)
         tagged_db = ((key, stamp, line, True) for key, stamp, line in db)
         group_ts: str | None = None
@@ -112,7 +117,7 @@ def archive_day(settings: Settings, store: LogStore, day: str, *, key: str, comp
     merge = _Merge()
     reader = ArchiveReader(final, key, expect_day=day) if final.exists() else None
     try:
-        old: Iterator[Item] = _archived_items(reader) if reader else iter(())
+        old = _archived_items(reader) if reader else None
         written = write_archive(tmp, day=day, key=key, compression=compression, columns=ARCHIVE_COLUMNS,
                                 lines=merge.lines(old, merge.db_items(store, day, hi)))
         kept: Summary
