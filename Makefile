@@ -30,6 +30,7 @@ test: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/retention.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench

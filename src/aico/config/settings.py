@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Section(BaseModel):
@@ -54,6 +54,25 @@ class Paths(_Section):
     spool: str
 
 
+class Retention(_Section):
+    days: int = Field(ge=1)
+    hot_days: int = Field(ge=1)
+    max_size_mb: float = Field(gt=0)
+    size_target_pct: int = Field(ge=10, le=100)
+    compression: Literal["gzip", "zstd"]
+    archive_dir: str
+    run_at: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    check_interval_s: float = Field(gt=0)
+    min_free_disk_mb: float = Field(ge=0)
+    delete_chunk_rows: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _hot_within_retention(self) -> Retention:
+        if self.hot_days > self.days:
+            raise ValueError(f"hot_days ({self.hot_days}) cannot exceed days ({self.days})")
+        return self
+
+
 class Logging(_Section):
     level: str
     subsystem: str | None
@@ -64,6 +83,7 @@ class Logging(_Section):
     producer: Producer
     consumer: Consumer
     paths: Paths
+    retention: Retention
 
 
 class Security(_Section):

@@ -46,13 +46,38 @@ def _read_file(path: Path) -> str | None:
     return text or None
 
 
-def write_secret_file(path: Path, text: str) -> None:
-    """Create ``path`` with mode 0600 (never readable by others, even for a moment)."""
+def write_secret_file(path: Path, text: str) -> str:
+    """Create ``path`` with mode 0600 holding ``text``, all at once; returns the text the file holds.
+
+    The text is written to a private temporary file, fsynced, then linked to ``path``: a
+    process killed part-way never leaves an empty or half key behind. If another process
+    made the file first, its text wins (and is returned). An empty file (left by an older
+    version killed while writing it) never held a usable key and is replaced.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            existing = _read_file(path)
+            if existing is not None:
+                return existing
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return text
 
 
 def load_key(settings: Settings, name: str = "db", *, create: bool, env_var: str | None = "AICO_DB_KEY") -> str:
@@ -87,5 +112,4 @@ def load_key(settings: Settings, name: str = "db", *, create: bool, env_var: str
             return key
         except Exception:
             pass  # fall back to the key file
-    write_secret_file(path, key)
-    return key
+    return write_secret_file(path, key)

@@ -51,6 +51,23 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             """,
         ),
     ),
+    (
+        "0003_archive_days",
+        (
+            # One row per day that went to an archive (or was restored from one): written in the
+            # transaction of the day's first delete, so the store says where its rows went.
+            """
+            CREATE TABLE archive_days (
+                day TEXT PRIMARY KEY,
+                file TEXT,
+                records INTEGER,
+                sha256 TEXT,
+                archived_at TEXT,
+                pinned_until TEXT
+            )
+            """,
+        ),
+    ),
 ]
 
 

@@ -20,6 +20,7 @@ from aico.schema.timestamps import now_utc
 from aico.store import migrations
 from aico.store.connection import Connection, open_database
 from aico.store.keys import load_key
+from aico.store.maintenance import MaintenanceMixin
 
 _INSERT_COLUMNS = ", ".join(COLUMNS)
 _INSERT_SELECT = ", ".join(f"value->>{i}" for i in range(len(COLUMNS)))
@@ -40,8 +41,12 @@ class InsertResult:
     duplicates: int
 
 
-class LogStore:
-    """Reads and writes of the ``logs`` and ``rejects`` tables over one connection."""
+class LogStore(MaintenanceMixin):
+    """Reads and writes of the ``logs`` and ``rejects`` tables over one connection.
+
+    Day-by-day maintenance for retention (days present, rows of a day, chunked deletes,
+    restore, incremental vacuum) comes from ``MaintenanceMixin`` in ``maintenance.py``.
+    """
 
     def __init__(self, conn: Connection, path: Path) -> None:
         self.conn = conn
