@@ -3,7 +3,8 @@
 Cases, each in a fresh AICO_HOME with its own backend process, all in the same run:
   batched      the design here: reliable producers (spool + acks), batched writes
   no_acks      the same with fire-and-forget producers (no spool, no acks)
-  baseline     the spec's original design: one INSERT and one COMMIT per record, synchronous=FULL
+  baseline     the spec's original design: fire-and-forget producers, one INSERT and one COMMIT
+               per record with synchronous=FULL
 
     python bench/ingest.py --records 200000 --json
 
@@ -146,7 +147,9 @@ def main() -> None:
     baseline_n = args.baseline_records or max(5_000, args.records // 10)
     batched = run_case("batched", args.records, args.producers)
     no_acks = run_case("no_acks", args.records, args.producers, AICO_CORE__LOGGING__PRODUCER__RELIABLE="false")
+    # The original design end to end: fire-and-forget producers, one INSERT + COMMIT per record.
     baseline = run_case("baseline", baseline_n, args.producers,
+                        AICO_CORE__LOGGING__PRODUCER__RELIABLE="false",
                         AICO_CORE__LOGGING__CONSUMER__WRITE_MODE="single",
                         AICO_CORE__LOGGING__CONSUMER__SYNCHRONOUS="FULL")
     result = {

@@ -52,9 +52,10 @@ class Container:
 
     def stop(self) -> None:
         for plugin in reversed(self.plugins):
+            started = time.monotonic()
             try:
                 plugin.stop()
-                _say(f"plugin {plugin.name} stopped")
+                _say(f"plugin {plugin.name} stopped ({time.monotonic() - started:.2f} s)")
             except Exception as exc:  # keep stopping the others
                 _say(f"plugin {plugin.name} failed to stop cleanly: {exc}")
         self.plugins = []

@@ -1,10 +1,12 @@
-"""The log consumer: one thread that owns the SUB socket and the store's single writer.
+"""The log consumer: receives ``logs.*``, validates, batches, has the writer store, acknowledges.
 
-Records are written in batches bounded by size and time, then acknowledged to their
-producers. A payload that fails validation goes, with its reason, to the ``rejects``
-table; it never stops the loop or the records around it. If the store cannot write
-(a full disk), the batch is kept and retried, nothing is acknowledged, and intake pauses
-once enough is held, so producers keep (and later resend) what was not stored.
+One thread owns the SUB socket; the store's single writer is a process of its own
+(``writer.py``), so decoding the next batch overlaps with committing this one. Batches are
+bounded by size and time. A payload that fails validation goes, with its reason, to the
+``rejects`` table; it never stops the loop or the records around it. Records are
+acknowledged to their producers only once committed. If the store cannot write (a full
+disk), the batch is kept and retried, nothing is acknowledged, and intake pauses once
+enough is held, so producers keep (and later resend) what was not stored.
 
 Nothing here logs through ``aico.logging``: this thread is marked as logging
 infrastructure, and its own messages go to stderr.
@@ -12,27 +14,29 @@ infrastructure, and its own messages go to stderr.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable
+from collections import defaultdict, deque
 from typing import Any
 
 import zmq
 
 from aico.bus import sockets
+from aico.collector.writer_client import WriterClient, WriterReply
 from aico.config.settings import Settings
-from aico.errors import AicoError, BackendError, StoreError, ValidationError
+from aico.errors import AicoError, BackendError, ValidationError
 from aico.logging.guard import infrastructure_thread
 from aico.schema import wire
 from aico.schema.acks import ack_topic, encode_ack
 from aico.schema.record import Record
 from aico.schema.timestamps import now_utc, parse_utc
-from aico.store.repository import LogStore
+from aico.store.repository import rows_json
 
 TOPIC = b"logs."
-MAX_HELD_BATCHES = 5  # batches held while the store fails, before intake pauses
+MAX_HELD_BATCHES = 4  # batches held (pending or at the writer) before intake pauses
+MAX_AT_WRITER = 2     # batches handed to the writer and not yet answered
 RETRY_DELAY_S = 0.5
 
 
@@ -47,6 +51,7 @@ class Counters:
         self.batches = 0
         self.store_errors = 0
         self.acks_sent = 0
+        self.pending = 0
         self.last_commit_at: str | None = None
         self.last_batch_ms = 0.0
         self.lag_ms = 0.0
@@ -57,16 +62,13 @@ class Counters:
 
 
 class LogConsumer:
-    def __init__(self, settings: Settings, *, single_row: bool = False,
-                 open_store: Callable[[], LogStore] | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         cfg = settings.core.logging
-        self.batch_size = 1 if single_row else cfg.consumer.batch_size
+        self.batch_size = cfg.consumer.batch_size
         self.batch_interval = cfg.consumer.batch_interval_ms / 1000.0
-        self.single_row = single_row
         self.max_record_bytes = cfg.max_record_bytes
         self.max_message_bytes = cfg.max_message_bytes
-        self._open_store = open_store or (lambda: LogStore.open(settings, writer=True))
         self.counters = Counters()
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -74,17 +76,21 @@ class LogConsumer:
         self._startup_error: BaseException | None = None
         self._pending: list[Record] = []
         self._pending_since = 0.0
-        self._rejects: list[tuple[bytes | None, bytes, str]] = []
+        self._rejects: list[tuple[bytes, bytes, str]] = []
+        self._at_writer: dict[bytes, tuple[str, list[Record], float]] = {}  # id -> kind, records, sent at
+        self._retry: deque[tuple[str, list[Record]]] = deque()
+        self._ids = itertools.count(1)
+        self._next_retry = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="aico-log-consumer", daemon=True)
         self._thread.start()
-        self._ready.wait(30)
+        self._ready.wait(60)
         if self._startup_error is not None:
             raise BackendError(f"log consumer cannot start: {self._startup_error}") from self._startup_error
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 60.0) -> None:
         """Stop after storing everything already received."""
         self._stop.set()
         if self._thread is not None:
@@ -97,60 +103,69 @@ class LogConsumer:
     # -- the loop -----------------------------------------------------------------------
     def _run(self) -> None:
         with infrastructure_thread():
+            writer = sub = acks = None
             try:
-                store = self._open_store()
+                writer = WriterClient(self.settings)
                 sub = sockets.subscriber(self.settings.core.message_bus, TOPIC)
                 acks = sockets.publisher(self.settings.core.message_bus)
             except (AicoError, OSError) as exc:
                 self._startup_error = exc
                 self._ready.set()
+                for closable in (sub, acks):
+                    if closable is not None:
+                        closable.close(linger=0)
+                if writer is not None:
+                    writer.close()
                 return
             self._ready.set()
             try:
-                self._loop(store, sub, acks)
+                self._loop(writer, sub, acks)
             finally:
                 sub.close(linger=0)
                 acks.close(linger=500)
-                store.close()
+                writer.close()
 
-    def _loop(self, store: LogStore, sub: zmq.Socket[bytes], acks: zmq.Socket[bytes]) -> None:
+    def _held(self) -> int:
+        return len(self._pending) + sum(len(r) for _, r, _ in self._at_writer.values()) + \
+            sum(len(r) for _, r in self._retry)
+
+    def _loop(self, writer: WriterClient, sub: zmq.Socket[bytes], acks: zmq.Socket[bytes]) -> None:
         poller = zmq.Poller()
         poller.register(sub, zmq.POLLIN)
-        next_retry = 0.0
+        poller.register(writer.sock, zmq.POLLIN)
         while True:
             stopping = self._stop.is_set()
-            held = len(self._pending) >= MAX_HELD_BATCHES * self.batch_size
-            if not held:
-                self._receive(sub, poller, wait=not stopping)
-            now = time.monotonic()
-            due = self._pending and (
-                len(self._pending) >= self.batch_size
-                or now - self._pending_since >= self.batch_interval
-                or stopping
-            )
-            if (due or self._rejects) and now >= next_retry and not self._flush(store, acks):
-                next_retry = now + RETRY_DELAY_S
-                if stopping:
-                    return  # the store is failing: what is held stays unacknowledged
-                if held:
-                    time.sleep(RETRY_DELAY_S / 5)
-            if stopping and not self._pending and not self._rejects:
+            can_take = self._held() < MAX_HELD_BATCHES * self.batch_size
+            events = dict(poller.poll(self._timeout(stopping)))
+            if events.get(writer.sock):
+                for reply in writer.replies():
+                    self._on_reply(reply, acks)
+            if can_take and (events.get(sub) or stopping):
+                self._receive(sub)
+            self._dispatch(writer, stopping)
+            self.counters.pending = self._held()
+            if stopping and not self._pending and not self._rejects and not self._at_writer and \
+                    (not self._retry or self.counters.last_error):
+                if self._retry:
+                    print(f"[aico log consumer] stopping with {self._held()} records not stored "
+                          f"({self.counters.last_error}); producers will send them again", file=sys.stderr)
                 return
+            if not writer.alive():
+                self._writer_died(writer)
 
-    def _receive(self, sub: zmq.Socket[bytes], poller: zmq.Poller, *, wait: bool) -> None:
-        """Take what the socket has, up to a batch; wait at most until the batch is due."""
-        timeout = 0
-        if wait:
-            if self._pending:
-                left = self.batch_interval - (time.monotonic() - self._pending_since)
-                timeout = max(0, int(left * 1000))
-            else:
-                timeout = 100
-        if not poller.poll(timeout):
-            return
+    def _timeout(self, stopping: bool) -> int:
+        if stopping:
+            return 10
+        if self._pending:
+            left = self.batch_interval - (time.monotonic() - self._pending_since)
+            return max(0, int(left * 1000))
+        return 100
+
+    def _receive(self, sub: zmq.Socket[bytes]) -> None:
+        """Take what the socket has now, up to a batch."""
         while len(self._pending) < self.batch_size:
             try:
-                frames = sub.recv_multipart(zmq.NOBLOCK, copy=True)
+                frames = sub.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
             self._accept(frames)
@@ -182,36 +197,74 @@ class LogConsumer:
         self.counters.rejected += 1
         self._rejects.append((topic, payload[: self.max_record_bytes], reason))
 
-    def _flush(self, store: LogStore, acks: zmq.Socket[bytes]) -> bool:
-        batch = self._pending[: self.batch_size]
-        started = time.perf_counter()
-        try:
-            if self._rejects:
-                store.insert_rejects(self._rejects)
-                self._rejects = []
-            if not batch:
-                return True
-            result = store.insert_one(batch[0]) if self.single_row else store.insert_batch(batch)
-        except StoreError as exc:
-            self.counters.store_errors += 1
-            if self.counters.last_error != str(exc):
-                print(f"[aico log consumer] {exc}; holding {len(self._pending)} records", file=sys.stderr)
-            self.counters.last_error = str(exc)
-            return False
-        del self._pending[: len(batch)]
-        if self._pending:
-            self._pending_since = time.monotonic()
+    def _dispatch(self, writer: WriterClient, stopping: bool) -> None:
+        """Hand due batches to the writer, at most ``MAX_AT_WRITER`` at a time."""
+        now = time.monotonic()
+        if self._rejects:
+            batch_id = self._new_id()
+            writer.send_rejects(batch_id, self._rejects)
+            self._at_writer[batch_id] = ("rejects", [], now)
+            self._rejects = []
+        while len(self._at_writer) < MAX_AT_WRITER:
+            if self._retry:
+                if now < self._next_retry:
+                    return
+                kind, records = self._retry.popleft()
+            elif self._pending and (len(self._pending) >= self.batch_size or stopping
+                                    or now - self._pending_since >= self.batch_interval):
+                records = self._pending[: self.batch_size]
+                del self._pending[: len(records)]
+                self._pending_since = now
+                kind = "records"
+            else:
+                return
+            batch_id = self._new_id()
+            writer.send_rows(batch_id, rows_json(records).encode())
+            self._at_writer[batch_id] = (kind, records, now)
+
+    def _new_id(self) -> bytes:
+        return next(self._ids).to_bytes(8, "big")
+
+    def _on_reply(self, reply: WriterReply, acks: zmq.Socket[bytes]) -> None:
+        entry = self._at_writer.pop(reply.batch_id, None)
+        if entry is None:
+            return
+        kind, records, sent_at = entry
         c = self.counters
-        c.stored += result.stored
-        c.duplicates += result.duplicates
-        c.batches += 1
+        if reply.error is not None:
+            c.store_errors += 1
+            if c.last_error != reply.error:
+                print(f"[aico log consumer] {reply.error}; holding {self._held() + len(records)} records",
+                      file=sys.stderr)
+            c.last_error = reply.error
+            if kind == "records":
+                self._retry.appendleft((kind, records))
+                self._next_retry = time.monotonic() + RETRY_DELAY_S
+            return
         c.last_error = None
-        c.last_batch_ms = (time.perf_counter() - started) * 1000
+        if kind != "records":
+            return
+        c.stored += reply.stored
+        c.duplicates += reply.duplicates
+        c.batches += 1
+        c.last_batch_ms = (time.monotonic() - sent_at) * 1000
         c.last_commit_at = now_utc()
-        newest = parse_utc(batch[-1]["timestamp"])
+        newest = parse_utc(records[-1]["timestamp"])
         c.lag_ms = max(0.0, (parse_utc(c.last_commit_at) - newest).total_seconds() * 1000)
-        self._send_acks(acks, batch)
-        return True
+        self._send_acks(acks, records)
+
+    def _writer_died(self, writer: WriterClient) -> None:
+        """Start a new writer and hand it again what the old one had not answered (the store dedups)."""
+        print("[aico log consumer] the store writer exited; starting a new one", file=sys.stderr)
+        for kind, records, _ in self._at_writer.values():
+            if kind == "records":
+                self._retry.append((kind, records))
+        self._at_writer.clear()
+        try:
+            writer.restart()
+        except AicoError as exc:
+            self.counters.last_error = str(exc)
+            self._next_retry = time.monotonic() + RETRY_DELAY_S * 4
 
     def _send_acks(self, acks: zmq.Socket[bytes], batch: list[Record]) -> None:
         by_producer: dict[str, list[int]] = defaultdict(list)

@@ -12,7 +12,7 @@ class LogConsumerPlugin:
     name = "log_consumer"
 
     def __init__(self, settings: Settings) -> None:
-        self.consumer = LogConsumer(settings, single_row=settings.core.logging.consumer.write_mode == "single")
+        self.consumer = LogConsumer(settings)
         self._state = "stopped"
 
     def start(self) -> None:

@@ -1,0 +1,78 @@
+"""The store writer: a process of its own that owns the database's single write connection.
+
+libSQL holds the GIL while a statement runs, so a write in the backend process would stall
+every other thread there (the receiver, the bridge). Here the collector decodes batch k+1
+while this process commits batch k. They talk over a ZeroMQ PAIR socket on ``ipc://``:
+
+    collector -> writer   [b"B", id, rows JSON]                a batch of records to store
+                          [b"J", id, topic, payload, reason...] rejected payloads to keep
+                          [b"Q"]                                finish and exit
+    writer -> collector   [b"R", id, b'{"stored": n, "duplicates": d}']
+                          [b"E", id, error text]                nothing was stored; retry later
+                          [b"S", b"ready" | error text]         once, after opening the store
+
+Run as ``python -m aico.collector.writer ENDPOINT`` with the settings as JSON on stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import zmq
+
+from aico.config.settings import Settings
+from aico.errors import AicoError
+from aico.store.repository import LogStore
+
+
+def serve(settings: Settings, endpoint: str) -> int:
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PAIR)
+    sock.setsockopt(zmq.LINGER, 2000)
+    sock.connect(endpoint)
+    try:
+        store = LogStore.open(settings, writer=True)
+    except AicoError as exc:
+        sock.send_multipart([b"S", str(exc).encode()])
+        sock.close()
+        return 3
+    sock.send_multipart([b"S", b"ready"])
+    single = settings.core.logging.consumer.write_mode == "single"
+    parent = os.getppid()
+    try:
+        while True:
+            if not sock.poll(1000):
+                if os.getppid() != parent:  # the collector is gone: nobody to answer
+                    return 1
+                continue
+            frames = sock.recv_multipart()
+            kind = frames[0]
+            if kind == b"Q":
+                return 0
+            batch_id = frames[1]
+            try:
+                if kind == b"B":
+                    result = store.insert_rows_json(frames[2], single_row=single)
+                    sock.send_multipart([b"R", batch_id, json.dumps(
+                        {"stored": result.stored, "duplicates": result.duplicates}).encode()])
+                elif kind == b"J":
+                    it = iter(frames[2:])
+                    store.insert_rejects([(t or None, p, r.decode()) for t, p, r in zip(it, it, it, strict=True)])
+                    sock.send_multipart([b"R", batch_id, b'{"stored": 0, "duplicates": 0}'])
+            except AicoError as exc:
+                sock.send_multipart([b"E", batch_id, str(exc).encode()])
+    finally:
+        store.close()
+        sock.close()
+        ctx.term()
+
+
+def main() -> None:
+    settings = Settings.model_validate_json(sys.stdin.read())
+    sys.exit(serve(settings, sys.argv[1]))
+
+
+if __name__ == "__main__":
+    main()

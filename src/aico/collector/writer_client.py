@@ -1,0 +1,108 @@
+"""The collector's side of the store writer process: start it, feed it, read its answers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import zmq
+
+from aico.bus import sockets
+from aico.config.settings import Settings
+from aico.errors import BackendError, StoreError
+
+READY_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class WriterReply:
+    batch_id: bytes
+    stored: int = 0
+    duplicates: int = 0
+    error: str | None = None
+
+
+class WriterClient:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.sock: zmq.Socket[bytes] = sockets.context().socket(zmq.PAIR)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        # A private folder (mode 0700) keeps other users off the channel, and its path short:
+        # a Unix socket path must fit in about 100 bytes, which a deep AICO_HOME may not.
+        self._dir = tempfile.mkdtemp(prefix="aico-w-")
+        self.endpoint = f"ipc://{self._dir}/writer.sock"
+        try:
+            self.sock.bind(self.endpoint)
+        except zmq.ZMQError as exc:
+            self.sock.close()
+            raise BackendError(f"cannot open the writer channel {self.endpoint}: {exc.strerror}") from exc
+        self._spawn()
+
+    def _spawn(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "aico.collector.writer", self.endpoint],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=None,
+        )
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(self.settings.model_dump_json().encode())
+        self.proc.stdin.close()
+        if not self.sock.poll(READY_TIMEOUT_S * 1000):
+            self.proc.kill()
+            raise BackendError("the store writer did not start")
+        kind, text = self.sock.recv_multipart()
+        if kind != b"S" or text != b"ready":
+            self.proc.wait(10)
+            raise StoreError(text.decode("utf-8", "replace"))
+
+    def restart(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait(10)
+        self._spawn()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def send_rows(self, batch_id: bytes, rows_json: bytes) -> None:
+        self.sock.send_multipart([b"B", batch_id, rows_json])
+
+    def send_rejects(self, batch_id: bytes, rejects: list[tuple[bytes, bytes, str]]) -> None:
+        frames = [b"J", batch_id]
+        for topic, payload, reason in rejects:
+            frames += [topic, payload, reason.encode()]
+        self.sock.send_multipart(frames)
+
+    def replies(self) -> Iterator[WriterReply]:
+        while True:
+            try:
+                frames = self.sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if frames[0] == b"R":
+                figures = json.loads(frames[2])
+                yield WriterReply(frames[1], figures["stored"], figures["duplicates"])
+            elif frames[0] == b"E":
+                yield WriterReply(frames[1], error=frames[2].decode("utf-8", "replace"))
+
+    def close(self, timeout: float = 60) -> None:
+        """Ask the writer to finish, wait for it, release the channel."""
+        if self.alive():
+            try:
+                self.sock.send_multipart([b"Q"], zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass
+            assert self.proc is not None
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.sock.close(linger=0)
+        shutil.rmtree(self._dir, ignore_errors=True)
