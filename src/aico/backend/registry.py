@@ -21,4 +21,4 @@ def factory(name: str) -> Callable[..., Any]:
     except KeyError:
         raise BackendError(f"unknown plugin {name!r} (known: {', '.join(PLUGINS)})") from None
     module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), attr)

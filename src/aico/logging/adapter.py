@@ -51,7 +51,7 @@ def make_all_safe() -> None:
             make_safe(logger)
 
 
-class AicoLoggerAdapter(logging.LoggerAdapter):  # type: ignore[type-arg]
+class AicoLoggerAdapter(logging.LoggerAdapter):
     """A logger bound to a subsystem and module; ``extra=`` may set any schema field."""
 
     def __init__(self, logger: logging.Logger, subsystem: str | None, module: str | None) -> None:

@@ -34,7 +34,7 @@ class AicoHandler(logging.Handler):
         self.environment = environment
         self.max_message_bytes = max_message_bytes
 
-    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+    def handle(self, record: logging.LogRecord) -> bool:
         # No handler lock: emit is thread-safe, and the lock would serialise every caller.
         rv = self.filter(record)
         if rv:

@@ -56,8 +56,8 @@ class Spool:
             self._lock.close()
             raise SpoolLocked(str(directory)) from None
         state = self._read_state()
-        self.producer_id: str = state.get("producer_id") or uuid.uuid4().hex
-        self.watermark: int = int(state.get("watermark", 1))
+        self.producer_id: str = str(state.get("producer_id") or uuid.uuid4().hex)
+        self.watermark: int = int(str(state.get("watermark", 1)))
         self.segments: list[Segment] = self._scan()
         last = self.segments[-1].last_seq if self.segments else 0
         self.next_seq = max(self.watermark, last + 1)
@@ -148,16 +148,16 @@ class Spool:
         target = seq
         if self._cursor is None or self._cursor[2] != seq:
             self._cursor = None
-            for seg in self.segments:
-                if seg.last_seq >= seq:
-                    self._cursor = (seg.first_seq, 0, seq)
-                    break
+            start = next((g for g in self.segments if g.last_seq >= seq), None)
+            if start is not None:
+                self._cursor = (start.first_seq, 0, seq)
         while self._cursor is not None and len(out) < limit:
             first, offset, _ = self._cursor
-            seg = next((g for g in self.segments if g.first_seq == first), None)
-            if seg is None:
+            found = next((g for g in self.segments if g.first_seq == first), None)
+            if found is None:
                 self._cursor = None
                 break
+            seg = found
             frames, _ = _read_frames(seg.path, offset, READ_CHUNK)
             end = offset
             for s, topic, payload, frame_end in frames:

@@ -46,7 +46,7 @@ def encode(record: Record, *, stamp: bool = True) -> bytes:
     if record.get("line") is not None:
         fields["line"] = record["line"]
     fields["message"] = record.get("message") or ""
-    return LogEntry(level=LEVELS[record["level"]], **fields).SerializeToString()  # type: ignore[no-any-return]
+    return LogEntry(level=LEVELS[record["level"]], **fields).SerializeToString()  # type: ignore[arg-type]
 
 
 def entry_to_raw(entry: Any) -> dict[str, Any]:

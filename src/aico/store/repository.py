@@ -164,7 +164,7 @@ class LogStore(MaintenanceMixin):
 
     def recent(self, *, limit: int = 50, levels: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """The newest ``limit`` records (of ``levels`` if given), returned oldest first."""
-        where, params = "", []
+        where, params = "", list[Any]()
         if levels:
             where = f"WHERE level IN ({', '.join('?' for _ in levels)})"
             params.extend(levels)
