@@ -131,11 +131,52 @@ def run_case(name: str, records: int, producers: int, **overrides: str) -> dict[
     }
 
 
+def latency(samples: int) -> dict[str, float]:
+    """Low load: one record at a time, from the logging call until a reader can query it."""
+    import logging
+    import statistics
+
+    with tempfile.TemporaryDirectory(prefix="aico-bench-latency-") as tmp:
+        env = case_env(Path(tmp))
+        backend = subprocess.Popen([str(BIN / "aico"), "backend", "start"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            subprocess.run([str(BIN / "aico"), "gateway", "status", "--wait", "30"], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+            os.environ.update(env)
+            import aico.logging
+            from aico.config import load_settings
+            from aico.store import LogStore
+
+            aico.logging.install(name="latency", subsystem="bench")
+            log = logging.getLogger("bench.latency")
+            log.info("warm-up")
+            aico.logging.flush(30)
+            store = LogStore.open(load_settings())
+            waits = []
+            for i in range(samples):
+                start = time.perf_counter()
+                log.info("latency probe %d", i)
+                while not store.count() >= i + 2:
+                    time.sleep(0.002)  # polling the reader's view, as `aico logs tail -f` does
+                waits.append((time.perf_counter() - start) * 1000)
+                time.sleep(0.05)  # low load: one record at a time
+            store.close()
+            aico.logging.uninstall(5)
+        finally:
+            backend.send_signal(signal.SIGTERM)
+            backend.wait(60)
+    waits.sort()
+    return {"p50_ms": round(statistics.median(waits), 1), "p95_ms": round(waits[int(len(waits) * 0.95) - 1], 1),
+            "max_ms": round(waits[-1], 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--baseline-records", type=int, default=0, help="default: records / 10, at least 5,000")
     ap.add_argument("--producers", type=int, default=2)
+    ap.add_argument("--latency-samples", type=int, default=50)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--produce", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
@@ -152,6 +193,7 @@ def main() -> None:
                         AICO_CORE__LOGGING__PRODUCER__RELIABLE="false",
                         AICO_CORE__LOGGING__CONSUMER__WRITE_MODE="single",
                         AICO_CORE__LOGGING__CONSUMER__SYNCHRONOUS="FULL")
+    lat = latency(args.latency_samples)
     result = {
         "records": batched["records"],
         "records_per_s": batched["records_per_s"],
@@ -159,6 +201,7 @@ def main() -> None:
         "ratio": round(float(batched["records_per_s"]) / float(baseline["records_per_s"]), 2),
         "no_acks_records_per_s": no_acks["records_per_s"],
         "ack_ratio": round(float(batched["records_per_s"]) / float(no_acks["records_per_s"]), 3),
+        "queryable_latency_ms": lat,
         "cases": [batched, no_acks, baseline],
     }
     if args.json:
@@ -168,6 +211,8 @@ def main() -> None:
         print(f"{case['case']:>9}: {case['stored']:>8} of {case['records']} stored in {case['seconds']:>7.2f} s"
               f" = {case['records_per_s']:>9,.0f} records/s (resent {case['resent']}, dropped {case['dropped']})")
     print(f"ratio batched/baseline: {result['ratio']}   ack ratio batched/no_acks: {result['ack_ratio']}")
+    print(f"low-load latency, logging call -> queryable: p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, "
+          f"max {lat['max_ms']} ms")
 
 
 if __name__ == "__main__":
