@@ -53,10 +53,16 @@ def test_stdlib_app_records_arrive_whole_and_encrypted(env: dict[str, str]) -> N
         assert b"rec 1234 from thread" not in data and b"e2e.app" not in data, f"plaintext in {path.name}"
 
 
-def _raw_publisher(env: dict[str, str]) -> zmq.Socket[bytes]:
-    ctx = zmq.Context.instance()
-    pub = ctx.socket(zmq.PUB)
+def raw_publisher(env: dict[str, str], *, curve: bool = True) -> zmq.Socket[bytes]:
+    """A plain pyzmq PUB socket; with ``curve``, authenticated with the keys in $AICO_HOME/keys/bus.keys."""
+    pub = zmq.Context.instance().socket(zmq.PUB)
     pub.setsockopt(zmq.LINGER, 1000)
+    pub.setsockopt(zmq.SNDHWM, 100000)  # a raw publisher has no resend: give a burst room
+    if curve:
+        keys = json.loads((Path(env["AICO_HOME"]) / "keys" / "bus.keys").read_text())
+        pub.curve_serverkey = keys["server_public"].encode()
+        pub.curve_publickey = keys["client_public"].encode()
+        pub.curve_secretkey = keys["client_secret"].encode()
     pub.connect(f"tcp://127.0.0.1:{env['AICO_CORE__MESSAGE_BUS__PUB_PORT']}")
     return pub
 
@@ -69,7 +75,7 @@ def _json_record(message: str, **more: object) -> bytes:
 def test_raw_json_publisher_and_malformed_payloads(env: dict[str, str]) -> None:
     """A raw pyzmq JSON record is stored; malformed payloads go to rejects; their neighbours are stored."""
     with Backend(env):
-        pub = _raw_publisher(env)
+        pub = raw_publisher(env)
         try:
             # The subscription reaches a new publisher after a moment: repeat a deduplicated probe until stored.
             probe = _json_record("probe", producer_id="raw-probe", seq=1)
@@ -132,3 +138,45 @@ def test_cli_status_probe_listing_and_key_errors(env: dict[str, str]) -> None:
     assert "Traceback" not in wrong.stderr
     bad = run_aico(env, "logs", "ls", "--level", "loud")
     assert bad.returncode == 2 and "--level" in bad.stderr
+
+
+def _stored_after_probe(env: dict[str, str], pub: zmq.Socket[bytes], seconds: float) -> bool:
+    probe = _json_record("probe", producer_id="raw-probe", seq=1)
+
+    def sent_and_stored() -> bool:
+        pub.send_multipart([b"logs.backend.test", probe])
+        return count(env) == 1
+
+    try:
+        wait_until(sent_and_stored, timeout=seconds, interval=0.05)
+    except AssertionError:
+        return False
+    return True
+
+
+def test_bus_refuses_publishers_without_the_keys(env: dict[str, str]) -> None:
+    """With CurveZMQ on (the default), a publisher without the client key gets nothing into the store."""
+    with Backend(env):
+        intruder = raw_publisher(env, curve=False)
+        try:
+            assert not _stored_after_probe(env, intruder, 3)
+        finally:
+            intruder.close()
+        insider = raw_publisher(env)
+        try:
+            assert _stored_after_probe(env, insider, 20)
+        finally:
+            insider.close()
+    keys = Path(env["AICO_HOME"]) / "keys" / "bus.keys"
+    assert keys.stat().st_mode & 0o777 == 0o600
+
+
+def test_plain_bus_when_curve_is_off(env: dict[str, str]) -> None:
+    """core.message_bus.curve=false: the spec's plain raw publisher works as it is."""
+    env = {**env, "AICO_CORE__MESSAGE_BUS__CURVE": "false"}
+    with Backend(env):
+        pub = raw_publisher(env, curve=False)
+        try:
+            assert _stored_after_probe(env, pub, 20)
+        finally:
+            pub.close()

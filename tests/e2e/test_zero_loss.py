@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-import zmq
+from test_spine import raw_publisher
 
 from aico.config import load_settings
 from aico.store import LogStore
@@ -128,10 +128,7 @@ def test_malformed_messages_interleaved_with_good_ones(env: dict[str, str]) -> N
                         "extra": {"i": i}}).encode() for i in range(1000)]
     bad = [b"{", b"\xff\xfe\x00", b'{"level": "INFO"}', b"[]", json.dumps({"timestamp": "yesterday"}).encode()]
     with Backend(env):
-        pub = zmq.Context.instance().socket(zmq.PUB)
-        pub.setsockopt(zmq.LINGER, 2000)
-        pub.setsockopt(zmq.SNDHWM, 100000)  # a raw publisher has no resend: give the burst room
-        pub.connect(f"tcp://127.0.0.1:{env['AICO_CORE__MESSAGE_BUS__PUB_PORT']}")
+        pub = raw_publisher(env)
         try:
             def first_stored() -> bool:
                 pub.send_multipart([b"logs.raw.t", good[0]])

@@ -5,19 +5,24 @@ The proxy runs in C (``zmq.proxy_steerable``) on a thread of its own and holds n
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 
 import zmq
+from zmq.auth.thread import ThreadAuthenticator
 
 from aico.bus import sockets
+from aico.bus.curve import BusKeys
 from aico.config.settings import MessageBus
 from aico.errors import BusError
 
 
 class Broker:
-    def __init__(self, bus: MessageBus) -> None:
+    def __init__(self, bus: MessageBus, keys: BusKeys | None) -> None:
         self.bus = bus
+        self.keys = keys
+        self._auth: ThreadAuthenticator | None = None
         self._thread: threading.Thread | None = None
         self._control_address = f"inproc://aico-broker-{uuid.uuid4().hex}"
         self._control: zmq.Socket[bytes] | None = None
@@ -31,18 +36,30 @@ class Broker:
         if self.error:
             raise BusError(self.error)
 
+    def _start_auth(self) -> None:
+        """A ZAP handler admitting only the keys in ``BusKeys.allowed()``."""
+        if self.keys is None:
+            return
+        keys = self.keys
+
+        class Allowed:
+            def callback(self, domain: str, key: bytes) -> bool:
+                return key in keys.allowed()
+
+        self._auth = ThreadAuthenticator(sockets.context(), log=logging.getLogger("aico.bus.auth"))
+        self._auth.start()
+        self._auth.configure_curve_callback(domain="*", credentials_provider=Allowed())
+
     def _run(self) -> None:
         try:
-            xsub = sockets.bind_xsub(self.bus)
-            try:
-                xpub = sockets.bind_xpub(self.bus)
-            except BusError:
-                xsub.close()
-                raise
+            self._start_auth()
+            xsub, xpub = sockets.bind_broker(self.bus, self.keys)
             control = sockets.pair(self._control_address, bind=True)
         except BusError as exc:
             self.error = str(exc)
             self._bound.set()
+            if self._auth is not None:
+                self._auth.stop()
             return
         self._bound.set()
         try:
@@ -51,6 +68,7 @@ class Broker:
             if exc.errno != zmq.ETERM:
                 self.error = f"broker stopped: {exc.strerror}"
         finally:
+            sockets.broker_closed(self.bus)
             for sock in (xsub, xpub, control):
                 sock.close(linger=0)
 
@@ -68,3 +86,6 @@ class Broker:
             control.close(linger=100)
         assert self._thread is not None
         self._thread.join(timeout)
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aico.bus.broker import Broker
+from aico.bus.curve import bus_keys
 from aico.config.settings import Settings
 
 
@@ -13,7 +14,7 @@ class MessageBusPlugin:
 
     def __init__(self, settings: Settings) -> None:
         self.bus = settings.core.message_bus
-        self.broker = Broker(self.bus)
+        self.broker = Broker(self.bus, bus_keys(settings))
         self._state = "stopped"
 
     def start(self) -> None:

@@ -8,15 +8,16 @@ import uuid
 import zmq
 
 from aico.bus import sockets
+from aico.bus.curve import BusKeys
 from aico.config.settings import MessageBus
 from aico.errors import BusError
 
 
-def probe(bus: MessageBus, timeout: float = 3.0) -> float:
+def probe(bus: MessageBus, keys: BusKeys | None, timeout: float = 3.0) -> float:
     """Round-trip seconds of a probe through the broker; ``BusError`` with a reason if none."""
     topic = f"probe.{uuid.uuid4().hex}".encode()
-    sub = sockets.subscriber(bus, topic)
-    pub = sockets.publisher(bus)
+    sub = sockets.subscriber(bus, topic, keys=keys)
+    pub = sockets.publisher(bus, keys=keys)
     poller = zmq.Poller()
     poller.register(sub, zmq.POLLIN)
     start = time.monotonic()
@@ -34,5 +35,5 @@ def probe(bus: MessageBus, timeout: float = 3.0) -> float:
         sub.close(linger=0)
     raise BusError(
         f"no answer through the bus within {timeout:g}s (publish {bus.pub_address}, "
-        f"subscribe {bus.sub_address}): is the backend running?"
+        f"subscribe {bus.sub_address}): is the backend running{' with the same bus keys' if keys else ''}?"
     )

@@ -1,21 +1,28 @@
-"""Every bus socket is made here, so transport settings (and security) live in one place.
+"""Every bus socket is made here, so transport settings and security live in one place.
 
-ZeroMQ errors are translated to ``BusError`` at this boundary. Sockets are not thread-safe:
-each is used by the one thread that made it.
+With CurveZMQ on (the default), the broker's sockets are CURVE servers and every client
+socket authenticates with the local client key (``curve.py``); a client without it gets
+nothing through. Sockets in the broker's own process connect over ``inproc://`` instead,
+with no crypto and no TCP. ZeroMQ errors are translated to ``BusError`` at this boundary.
+Sockets are not thread-safe: each is used by the one thread that made it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import zmq
 
+from aico.bus.curve import BusKeys
 from aico.config.settings import MessageBus
 from aico.errors import BusError
 
 _context: zmq.Context[zmq.Socket[bytes]] | None = None
+_local_brokers: dict[tuple[int, int], tuple[str, str]] = {}  # (pub, sub port) -> inproc endpoints
 
 
 def context() -> zmq.Context[zmq.Socket[bytes]]:
-    """The process's ZeroMQ context (made on first use, and again after a fork)."""
+    """The process's ZeroMQ context (made on first use)."""
     global _context
     if _context is None or _context.closed:
         _context = zmq.Context()
@@ -31,42 +38,79 @@ def _socket(kind: int, bus: MessageBus, *, hwm: int | None = None) -> zmq.Socket
     return sock
 
 
-def _wrap(action: str, address: str, fn: object) -> None:
+def _wrap(action: str, address: str, fn: Callable[[], object]) -> None:
     try:
-        fn()  # type: ignore[operator]
+        fn()
     except zmq.ZMQError as exc:
         raise BusError(f"cannot {action} {address}: {exc.strerror}") from exc
 
 
-def bind_xsub(bus: MessageBus) -> zmq.Socket[bytes]:
-    """The broker's frontend: producers publish into it."""
-    sock = _socket(zmq.XSUB, bus)
-    address = f"tcp://{bus.bind_host}:{bus.pub_port}"
-    _wrap("bind the bus publisher port at", address, lambda: sock.bind(address))
-    return sock
+def _as_server(sock: zmq.Socket[bytes], keys: BusKeys | None) -> None:
+    if keys is not None:
+        sock.curve_server = True
+        sock.curve_secretkey = keys.server_secret
+        sock.curve_publickey = keys.server_public
 
 
-def bind_xpub(bus: MessageBus) -> zmq.Socket[bytes]:
-    """The broker's backend: subscribers receive from it."""
-    sock = _socket(zmq.XPUB, bus)
-    address = f"tcp://{bus.bind_host}:{bus.sub_port}"
-    _wrap("bind the bus subscriber port at", address, lambda: sock.bind(address))
-    return sock
+def _as_client(sock: zmq.Socket[bytes], keys: BusKeys | None) -> None:
+    if keys is not None:
+        sock.curve_serverkey = keys.server_public
+        sock.curve_publickey = keys.client_public
+        sock.curve_secretkey = keys.client_secret
 
 
-def publisher(bus: MessageBus, *, hwm: int | None = None) -> zmq.Socket[bytes]:
-    """A PUB socket connected to the broker's publisher port."""
+def inproc_endpoints(bus: MessageBus) -> tuple[str, str]:
+    return (f"inproc://aico-bus-{bus.pub_port}-xsub", f"inproc://aico-bus-{bus.sub_port}-xpub")
+
+
+def bind_broker(bus: MessageBus, keys: BusKeys | None) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
+    """The broker's XSUB (producers publish into it) and XPUB (subscribers read from it)."""
+    xsub = _socket(zmq.XSUB, bus)
+    xpub = _socket(zmq.XPUB, bus)
+    try:
+        for sock, port, inproc in zip((xsub, xpub), (bus.pub_port, bus.sub_port), inproc_endpoints(bus), strict=True):
+            _as_server(sock, keys)
+            address = f"tcp://{bus.bind_host}:{port}"
+            _wrap("bind the bus port at", address, lambda s=sock, a=address: s.bind(a))  # type: ignore[misc]
+            _wrap("bind", inproc, lambda s=sock, a=inproc: s.bind(a))  # type: ignore[misc]
+    except BusError:
+        xsub.close()
+        xpub.close()
+        raise
+    _local_brokers[(bus.pub_port, bus.sub_port)] = inproc_endpoints(bus)
+    return xsub, xpub
+
+
+def broker_closed(bus: MessageBus) -> None:
+    _local_brokers.pop((bus.pub_port, bus.sub_port), None)
+
+
+def _endpoint(bus: MessageBus, side: int) -> str | None:
+    local = _local_brokers.get((bus.pub_port, bus.sub_port))
+    return local[side] if local else None
+
+
+def publisher(bus: MessageBus, *, keys: BusKeys | None, hwm: int | None = None) -> zmq.Socket[bytes]:
+    """A PUB socket connected to the broker's publisher port (inproc when the broker is here)."""
     sock = _socket(zmq.PUB, bus, hwm=hwm)
-    _wrap("connect to the bus at", bus.pub_address, lambda: sock.connect(bus.pub_address))
+    address = _endpoint(bus, 0)
+    if address is None:
+        _as_client(sock, keys)
+        address = bus.pub_address
+    _wrap("connect to the bus at", address, lambda: sock.connect(address))
     return sock
 
 
-def subscriber(bus: MessageBus, *topics: bytes, hwm: int | None = None) -> zmq.Socket[bytes]:
+def subscriber(bus: MessageBus, *topics: bytes, keys: BusKeys | None, hwm: int | None = None) -> zmq.Socket[bytes]:
     """A SUB socket connected to the broker's subscriber port, subscribed to ``topics``."""
     sock = _socket(zmq.SUB, bus, hwm=hwm)
     for topic in topics:
         sock.setsockopt(zmq.SUBSCRIBE, topic)
-    _wrap("connect to the bus at", bus.sub_address, lambda: sock.connect(bus.sub_address))
+    address = _endpoint(bus, 1)
+    if address is None:
+        _as_client(sock, keys)
+        address = bus.sub_address
+    _wrap("connect to the bus at", address, lambda: sock.connect(address))
     return sock
 
 

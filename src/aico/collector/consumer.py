@@ -24,6 +24,7 @@ from typing import Any
 import zmq
 
 from aico.bus import sockets
+from aico.bus.curve import bus_keys
 from aico.collector.writer_client import WriterClient, WriterReply
 from aico.config.settings import Settings
 from aico.errors import AicoError, BackendError, ValidationError
@@ -106,8 +107,9 @@ class LogConsumer:
             writer = sub = acks = None
             try:
                 writer = WriterClient(self.settings)
-                sub = sockets.subscriber(self.settings.core.message_bus, TOPIC)
-                acks = sockets.publisher(self.settings.core.message_bus)
+                keys = bus_keys(self.settings)
+                sub = sockets.subscriber(self.settings.core.message_bus, TOPIC, keys=keys)
+                acks = sockets.publisher(self.settings.core.message_bus, keys=keys)
             except (AicoError, OSError) as exc:
                 self._startup_error = exc
                 self._ready.set()

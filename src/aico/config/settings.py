@@ -18,6 +18,7 @@ class MessageBus(_Section):
     pub_port: int = Field(ge=1, le=65535)
     sub_port: int = Field(ge=1, le=65535)
     high_water_mark: int = Field(ge=0)
+    curve: bool
 
     @property
     def pub_address(self) -> str:

@@ -25,6 +25,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from aico.bus.curve import bus_keys
 from aico.config.settings import Settings
 from aico.logging.guard import infrastructure_thread
 from aico.logging.spool import Spool, open_spool
@@ -75,7 +76,8 @@ class Producer:
             self.producer_id = uuid.uuid4().hex
             self._next_seq = 1
         bus = settings.core.message_bus
-        self._transport_factory = transport_factory or (lambda pid, acks: ZmqTransport(bus, pid, acks=acks))
+        self._transport_factory = transport_factory or (
+            lambda pid, acks: ZmqTransport(bus, pid, acks=acks, keys=bus_keys(settings)))
         self._stamp = wire.producer_stamp_prefix(self.producer_id)
         # Sender-thread state.
         self._next_send = self.spool.watermark if self.spool else 1

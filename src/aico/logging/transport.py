@@ -11,6 +11,7 @@ from typing import Protocol
 import zmq
 
 from aico.bus import sockets
+from aico.bus.curve import BusKeys
 from aico.config.settings import MessageBus
 
 
@@ -27,9 +28,9 @@ class Transport(Protocol):
 class ZmqTransport:
     """PUB to the broker's publisher port; SUB to ``acks.<producer id>`` on its subscriber port."""
 
-    def __init__(self, bus: MessageBus, producer_id: str, *, acks: bool) -> None:
-        self.pub = sockets.publisher(bus)
-        self.sub = sockets.subscriber(bus, f"acks.{producer_id}".encode()) if acks else None
+    def __init__(self, bus: MessageBus, producer_id: str, *, acks: bool, keys: BusKeys | None) -> None:
+        self.pub = sockets.publisher(bus, keys=keys)
+        self.sub = sockets.subscriber(bus, f"acks.{producer_id}".encode(), keys=keys) if acks else None
         self.poller = zmq.Poller()
         if self.sub is not None:
             self.poller.register(self.sub, zmq.POLLIN)
