@@ -9,6 +9,10 @@
     |   +-- ReadOnlyQueryError     a query that would write, where only reads are allowed
     +-- QueryError                 a bad filter, time expression or query from a reader
     +-- BackendError               the backend container or a plugin failed to start/stop
+    +-- BridgeError                a request the frontend bridge refuses as a whole
+        +-- UnauthorizedError      no or a wrong bearer token (401)
+        +-- PayloadTooLargeError   a body, batch or message past its configured limit (413)
+        +-- OverloadedError        the producer's bounds are reached: send again later (429)
 
 Each carries ``exit_code`` (for the CLI) and ``http_status`` (for the bridge), mapped in
 one place by each of them.
@@ -73,3 +77,23 @@ class QueryError(AicoError):
 
 class BackendError(AicoError):
     pass
+
+
+class BridgeError(AicoError):
+    http_status = 400
+
+
+class UnauthorizedError(BridgeError):
+    http_status = 401
+
+
+class PayloadTooLargeError(BridgeError):
+    http_status = 413
+
+
+class OverloadedError(BridgeError):
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)

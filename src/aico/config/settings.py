@@ -96,11 +96,25 @@ class Backend(_Section):
     status_interval_ms: int = Field(ge=10)
 
 
+class Bridge(_Section):
+    host: str
+    port: int = Field(ge=1, le=65535)
+    max_body_bytes: int = Field(ge=1024)
+    max_batch_records: int = Field(ge=1)
+    max_message_bytes: int = Field(ge=256)
+    cors_origins: list[str]
+    beacon_query_token: bool
+    subsystem: str = Field(min_length=1)
+    origin: str = Field(min_length=1)
+    retry_after_s: int = Field(ge=1)
+
+
 class Core(_Section):
     message_bus: MessageBus
     logging: Logging
     security: Security
     backend: Backend
+    bridge: Bridge
 
 
 class Settings(_Section):

@@ -13,6 +13,12 @@ sockets and the spool. In reliable mode (the default) it
 
 The store keeps one copy per (producer id, seq), so resending is always safe: delivery is
 at least once, storage exactly once. Nothing here logs through ``aico.logging``.
+
+Relay mode (``relay_prefix``, used by the frontend bridge): records come already stamped by
+the producer that made them (a browser: its id under the prefix, and its own seq) and keep
+that stamp on the wire, so the store keeps one copy however often that producer sends one
+again. Acknowledgements come under those stamps: this producer listens to every
+``acks.<relay_prefix>...`` and maps them back to its own spool seqs (``relay.py``).
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ import threading
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aico.bus.curve import bus_keys
 from aico.config.settings import Settings
 from aico.logging.guard import infrastructure_thread
+from aico.logging.relay import RelayStamps
 from aico.logging.spool import Spool, open_spool
 from aico.logging.stats import ProducerStats
 from aico.logging.transport import Transport, ZmqTransport
@@ -49,6 +56,7 @@ class Producer:
         subsystem: str | None = None,
         transport_factory: Callable[[str, bool], Transport] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        relay_prefix: str | None = None,
     ) -> None:
         cfg = settings.core.logging.producer
         self.cfg = cfg
@@ -89,6 +97,7 @@ class Producer:
         self._backoff = cfg.ack_timeout_s
         self._last_state_save = 0.0
         self._lost_before = 0  # send number: anything sent before it and unacknowledged was lost
+        self.relay = RelayStamps(relay_prefix) if relay_prefix is not None else None
 
     # -- any thread --------------------------------------------------------------------
     def start(self) -> Producer:
@@ -188,7 +197,8 @@ class Producer:
     def _run(self) -> None:
         with infrastructure_thread():
             try:
-                transport = self._transport_factory(self.producer_id, self.reliable)
+                acks_for = self.producer_id if self.relay is None else self.relay.prefix
+                transport = self._transport_factory(acks_for, self.reliable)
             except Exception as exc:
                 print(f"[aico logging] cannot open the bus: {exc}; records stay spooled", file=sys.stderr)
                 return
@@ -237,9 +247,11 @@ class Producer:
     def _encode(self, records: list[Record]) -> list[tuple[bytes, bytes]]:
         out = []
         for record in records:
+            if self.relay is not None:
+                record = self.relay.stamp(record, self.producer_id)
             try:
                 topic = topic_for(record.get("subsystem") or self.subsystem, record["module"])
-                out.append((topic, wire.encode(record, stamp=False)))
+                out.append((topic, wire.encode(record, stamp=self.relay is not None)))
             except Exception:
                 self.stats.drop("encode_error")
         return out
@@ -283,6 +295,8 @@ class Producer:
         floor = self.spool.watermark
         for seq in [s for s in self._inflight if s < floor]:
             del self._inflight[seq]
+            if self.relay is not None:
+                self.relay.forget(seq)
         while self._backlog and self._backlog[0][0] < floor:
             self._backlog.popleft()
         self._next_send = max(self._next_send, floor)
@@ -339,11 +353,16 @@ class Producer:
             j = i
             while j < len(batch) and batch[j][1] == topic and j - i < size:
                 j += 1
-            frames = [payload + self._stamp + wire.seq_field(seq) for seq, _, payload in batch[i:j]]
+            if self.relay is None:
+                frames = [payload + self._stamp + wire.seq_field(seq) for seq, _, payload in batch[i:j]]
+            else:  # relayed records travel with the stamp they came with
+                frames = [payload for _, _, payload in batch[i:j]]
             if not transport.send(topic, frames):
                 break
             if self.spool is not None:
                 for seq, t, payload in batch[i:j]:
+                    if self.relay is not None:
+                        self.relay.track(seq, payload)
                     self._send_no += 1
                     self._inflight[seq] = (t, payload, self._send_no)  # an update keeps its place: seq order
                     self._sent_order.append((self._send_no, seq))
@@ -363,14 +382,17 @@ class Producer:
                 producer_id, spans = decode_ack(payload)
             except Exception:
                 continue
-            if producer_id != self.producer_id:
+            if self.relay is not None:
+                own_seqs: Iterable[int] = self.relay.acked(producer_id, spans)
+            elif producer_id == self.producer_id:
+                own_seqs = (seq for first, last in spans for seq in range(first, last + 1))
+            else:
                 continue
-            for first, last in spans:
-                for seq in range(first, last + 1):
-                    item = self._inflight.pop(seq, None)
-                    if item is not None:
-                        acked += 1
-                        newest_send = max(newest_send, item[2])
+            for seq in own_seqs:
+                item = self._inflight.pop(seq, None)
+                if item is not None:
+                    acked += 1
+                    newest_send = max(newest_send, item[2])
         if acked:
             self.stats.acknowledged += acked
             self._last_progress = now

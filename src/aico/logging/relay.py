@@ -1,0 +1,70 @@
+"""Relay stamps: which original (producer id, seq) each spooled record of a relaying producer carries.
+
+A relaying producer (the frontend bridge) sends records stamped by the producer that made
+them, so the collector acknowledges them under those stamps. This map turns such an
+acknowledgement back into the relaying producer's own spool sequence numbers. The same
+stamp may be in flight under several own seqs (a client sent a record again before the
+first copy was stored): one acknowledgement releases them all.
+
+A record that comes with no stamp of its own (a plain HTTP post, the producer's own drop
+notice) is stamped with the relay's id under the prefix and a microsecond clock reading as
+its seq, before it is spooled: unique, and kept by every resend.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from aico.schema import wire
+from aico.schema.record import Record
+
+
+class RelayStamps:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._own: dict[tuple[str, int], list[int]] = {}  # original stamp -> own seqs in flight
+        self._stamp: dict[int, tuple[str, int]] = {}  # own seq -> original stamp
+        self._last_clock_seq = 0
+
+    def stamp(self, record: Record, relay_id: str) -> Record:
+        """``record`` as it is if it carries a stamp under the prefix, else stamped by the relay itself."""
+        pid, seq = record.get("producer_id"), record.get("seq")
+        if isinstance(pid, str) and pid.startswith(self.prefix) and isinstance(seq, int) and seq > 0:
+            return record
+        self._last_clock_seq = max(self._last_clock_seq + 1, time.time_ns() // 1000)
+        return {**record, "producer_id": f"{self.prefix}{relay_id}", "seq": self._last_clock_seq}
+
+    def track(self, own_seq: int, payload: bytes) -> None:
+        """Remember the stamp inside ``payload`` (a ``LogEntry``), sent under spool seq ``own_seq``."""
+        if own_seq in self._stamp:
+            return
+        entry = wire.LogEntry.FromString(payload)
+        stamp = (entry.producer_id, entry.seq)
+        self._stamp[own_seq] = stamp
+        self._own.setdefault(stamp, []).append(own_seq)
+
+    def forget(self, own_seq: int) -> None:
+        stamp = self._stamp.pop(own_seq, None)
+        if stamp is None:
+            return
+        seqs = self._own.get(stamp, [])
+        if own_seq in seqs:
+            seqs.remove(own_seq)
+        if not seqs:
+            self._own.pop(stamp, None)
+
+    def acked(self, producer_id: str, spans: Iterable[tuple[int, int]]) -> list[int]:
+        """The own seqs an acknowledgement of ``producer_id``'s ``spans`` releases (none if not ours)."""
+        if not producer_id.startswith(self.prefix):
+            return []
+        out: list[int] = []
+        for first, last in spans:
+            for seq in range(first, last + 1):
+                for own in self._own.pop((producer_id, seq), ()):
+                    self._stamp.pop(own, None)
+                    out.append(own)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._stamp)
