@@ -39,10 +39,11 @@ def free_ports(n: int) -> list[int]:
 
 
 def case_env(home: Path, **overrides: str) -> dict[str, str]:
-    pub, sub = free_ports(2)
+    pub, sub, bridge = free_ports(3)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AICO_")}
     env.update({"AICO_HOME": str(home), "AICO_CORE__MESSAGE_BUS__PUB_PORT": str(pub),
-                "AICO_CORE__MESSAGE_BUS__SUB_PORT": str(sub), "AICO_CORE__SECURITY__KEYRING": "false"})
+                "AICO_CORE__MESSAGE_BUS__SUB_PORT": str(sub), "AICO_CORE__BRIDGE__PORT": str(bridge),
+                "AICO_CORE__SECURITY__KEYRING": "false"})
     env.update(overrides)
     return env
 

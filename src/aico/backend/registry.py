@@ -11,6 +11,7 @@ from aico.errors import BackendError
 PLUGINS: dict[str, str] = {
     "message_bus": "aico.bus.plugin:create",
     "log_consumer": "aico.collector.plugin:create",
+    "log_bridge": "aico.bridge.plugin:create",
     "log_retention": "aico.retention.plugin:create",
 }
 

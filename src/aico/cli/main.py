@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from aico.cli import archive, backend, bus, config_cmd, db, gateway, logs
+from aico.cli import archive, backend, bridge, bus, config_cmd, db, gateway, logs
 from aico.errors import AicoError
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.add_typer(backend.app, name="backend")
 app.add_typer(gateway.app, name="gateway")
 app.add_typer(bus.app, name="bus")
+app.add_typer(bridge.app, name="bridge")
 app.add_typer(logs.app, name="logs")
 logs.app.add_typer(archive.app, name="archive")
 app.add_typer(db.app, name="db")

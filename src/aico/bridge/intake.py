@@ -1,0 +1,151 @@
+"""Judging frontend records one by one, and handing the good ones to the producer.
+
+A record keeps what the frontend sent (timestamp, module, function, file, line, topic,
+trace and session ids); ``origin`` and ``subsystem`` get the bridge's defaults only when
+missing. A frontend that wants re-sends stored once stamps each record with its own
+``producer_id`` (stable for the records it made: one per page load will do) and ``seq``
+(rising from 1); the bridge stores them under ``frontend:<producer_id>`` with that seq, and
+the store keeps one copy of each stamp. Records with no stamp are stamped by the relay.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aico.config.settings import Settings
+from aico.errors import FieldError, OverloadedError, PayloadTooLargeError, ValidationError
+from aico.schema.record import Record, normalize
+
+RELAY_PREFIX = "frontend:"
+PRODUCER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+MAX_SEQ = 2**63 - 1
+
+
+class Sink(Protocol):
+    """Where accepted records go: the relaying ``Producer`` (all or nothing, False when full)."""
+
+    def offer_many(self, records: Sequence[Record]) -> bool: ...
+
+
+@dataclass
+class Judgement:
+    records: list[Record] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # {"index": i, "errors": [...]}
+
+
+class Counters:
+    def __init__(self) -> None:
+        self.batches = 0
+        self.accepted = 0
+        self.rejected = 0
+        self.overloaded = 0
+        self.refused = 0  # whole requests refused: auth, limits, malformed bodies
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+def field_errors(errors: Sequence[FieldError]) -> list[dict[str, str]]:
+    return [{"field": e.field, "message": e.message} for e in errors]
+
+
+class Intake:
+    def __init__(self, settings: Settings, sink: Sink) -> None:
+        self.cfg = settings.core.bridge
+        self.max_record_bytes = settings.core.logging.max_record_bytes
+        self.sink = sink
+        self.counters = Counters()
+
+    def record(self, raw: Any) -> Record:
+        """One frontend record, normalised; ``ValidationError`` lists every field that is wrong."""
+        if not isinstance(raw, dict):
+            raise ValidationError([FieldError("record", f"must be a JSON object, got {_json_type(raw)}")])
+        raw = dict(raw)
+        if not raw.get("origin"):
+            raw["origin"] = self.cfg.origin
+        if not raw.get("subsystem"):
+            raw["subsystem"] = self.cfg.subsystem
+        pid, seq = raw.pop("producer_id", None), raw.pop("seq", None)
+        errors = _stamp_errors(pid, seq)
+        try:
+            record = normalize(raw, max_message_bytes=self.cfg.max_message_bytes)
+        except ValidationError as exc:
+            raise ValidationError(exc.errors + errors) from None
+        if errors:
+            raise ValidationError(errors)
+        if pid is not None:
+            record["producer_id"], record["seq"] = RELAY_PREFIX + pid, seq
+        return record
+
+    def judge(self, raws: Sequence[Any], body_bytes: int) -> Judgement:
+        """Each record on its own: the valid ones, and each rejected index with its field errors."""
+        out = Judgement()
+        check_size = body_bytes > self.max_record_bytes  # a smaller body cannot hold a record past the limit
+        for index, raw in enumerate(raws):
+            try:
+                if check_size:
+                    self._check_record_size(raw)
+                out.records.append(self.record(raw))
+            except ValidationError as exc:
+                out.rejected.append({"index": index, "errors": field_errors(exc.errors)})
+        return out
+
+    def _check_record_size(self, raw: Any) -> None:
+        size = len(json.dumps(raw, ensure_ascii=False).encode())
+        if size > self.max_record_bytes:
+            raise ValidationError([FieldError(
+                "record", f"{size} bytes is over the {self.max_record_bytes}-byte record limit "
+                "(core.logging.max_record_bytes)")])
+
+    def single(self, raw: Any) -> Record:
+        """A record posted alone: 413 for a message past the limit, 422 for any other field error."""
+        message = raw.get("message") if isinstance(raw, dict) else None
+        if isinstance(message, str) and len(message) * 4 > self.cfg.max_message_bytes:
+            size = len(message.encode())
+            if size > self.cfg.max_message_bytes:
+                raise PayloadTooLargeError(
+                    f"message of {size} bytes is over the limit of {self.cfg.max_message_bytes} bytes "
+                    "(core.bridge.max_message_bytes)"
+                )
+        return self.record(raw)
+
+    def hand_over(self, records: list[Record]) -> None:
+        """Into the producer's keeping, all of them, or ``OverloadedError`` (429) and none."""
+        if records and not self.sink.offer_many(records):
+            self.counters.overloaded += 1
+            raise OverloadedError(
+                f"the bridge's producer is full ({len(records)} records not taken): send again after "
+                f"{self.cfg.retry_after_s}s", self.cfg.retry_after_s,
+            )
+        self.counters.accepted += len(records)
+
+    def batch(self, raws: Sequence[Any], body_bytes: int) -> Judgement:
+        """Judge a batch and hand its valid records over; the counters follow."""
+        judged = self.judge(raws, body_bytes)
+        self.hand_over(judged.records)
+        self.counters.batches += 1
+        self.counters.rejected += len(judged.rejected)
+        return judged
+
+
+def _stamp_errors(pid: Any, seq: Any) -> list[FieldError]:
+    if pid is None and seq is None:
+        return []
+    errors = []
+    if pid is None:
+        errors.append(FieldError("producer_id", "is required with seq"))
+    elif not isinstance(pid, str) or not PRODUCER_ID.match(pid):
+        errors.append(FieldError("producer_id", "must be 1-128 characters of letters, digits and . _ : -"))
+    if seq is None:
+        errors.append(FieldError("seq", "is required with producer_id"))
+    elif isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SEQ:
+        errors.append(FieldError("seq", "must be an integer from 1 to 2^63-1"))
+    return errors
+
+
+def _json_type(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), type(value).__name__)
