@@ -16,7 +16,6 @@ from aico.config.settings import Settings
 from aico.errors import BackendError
 from aico.logging.producer import Producer
 
-
 PRODUCER_FIGURES = ("queued", "inflight", "spool_bytes", "acknowledged", "dropped_total")
 
 

@@ -24,7 +24,8 @@ JSON = "application/json"
 
 
 def intake_of(request: Request) -> Intake:
-    return request.app.state.intake  # type: ignore[no-any-return]
+    intake: Intake = request.app.state.intake
+    return intake
 
 
 def authorize(request: Request, credentials: Credentials) -> None:
