@@ -17,7 +17,8 @@ class LogRecordIn(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     timestamp: str | float = Field(description="ISO-8601 (naive is UTC) or epoch seconds/milliseconds")
-    level: str = Field(description="DEBUG, INFO, WARNING (WARN), ERROR, CRITICAL (FATAL); any case")
+    level: str = Field(description="DEBUG, INFO, WARNING (WARN), ERROR, CRITICAL (FATAL); any case",
+                       pattern=r"^(?i:debug|info|warn|warning|error|critical|fatal)$")
     module: str = Field(min_length=1)
     function: str = Field(min_length=1)
     topic: str = Field(min_length=1)

@@ -1,0 +1,49 @@
+"""A bridge served by real uvicorn on a free port, handing records to a memory sink (no bus)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from aico.bridge.app import create_app
+from aico.bridge.server import BridgeServer
+from aico.config import load_settings
+from aico.schema.record import Record
+
+TOKEN = "test-token-0123456789"
+ORIGIN = "http://app.test"
+
+
+class MemorySink:
+    """Takes what it is offered, all or nothing; ``full`` makes it refuse (the producer at its bounds)."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.full = False
+
+    def offer_many(self, records: Sequence[Record]) -> bool:
+        if self.full:
+            return False
+        self.records.extend(records)
+        return True
+
+
+@contextmanager
+def served(home: Path, **bridge: Any) -> Iterator[tuple[str, MemorySink]]:
+    """(base url, sink) of a bridge running until the block ends."""
+    settings = load_settings(home=home, env={}, overrides={"core": {"bridge": {"cors_origins": [ORIGIN], **bridge}}})
+    sink = MemorySink()
+    server = BridgeServer(create_app(settings, sink, TOKEN), "127.0.0.1", 0,
+                          ws_max_size=settings.core.bridge.max_body_bytes)
+    server.start()
+    try:
+        yield server.url, sink
+    finally:
+        server.stop()
+
+
+def record(i: int = 0, **more: Any) -> dict[str, Any]:
+    return {"timestamp": "2026-11-21T04:32:49.123456Z", "level": "INFO", "module": "web.chat",
+            "function": "sendMessage", "topic": "ui/button/click", "message": f"clicked {i}", **more}

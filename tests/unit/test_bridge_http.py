@@ -1,0 +1,156 @@
+"""The bridge's HTTP routes against a real uvicorn server: judgement, limits, auth, backpressure, CORS."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bridge_support import ORIGIN, TOKEN, MemorySink, record, served
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, MemorySink]]:
+    with served(tmp_path_factory.mktemp("bridge")) as (url, sink), httpx.Client(base_url=url) as client:
+        yield client, sink
+
+
+@pytest.fixture
+def client(bridge: tuple[httpx.Client, MemorySink]) -> httpx.Client:
+    return bridge[0]
+
+
+@pytest.fixture
+def sink(bridge: tuple[httpx.Client, MemorySink]) -> Iterator[MemorySink]:
+    bridge[1].records.clear()
+    yield bridge[1]
+    bridge[1].full = False
+
+
+def test_a_record_keeps_the_frontends_own_context(client: httpx.Client, sink: MemorySink) -> None:
+    """Timestamp, module, function, file, line, topic, trace and session ids are kept as sent; origin defaults."""
+    sent = record(file="chat.js", line=42, trace_id="tr-1", session_id="se-1", extra={"k": 1})
+    r = client.post("/api/v1/logs", json=sent, headers=AUTH)
+    assert (r.status_code, r.json()) == (202, {"accepted": 1, "rejected": []})
+    [got] = sink.records
+    for name in ("timestamp", "module", "function", "file", "line", "topic", "trace_id", "session_id", "message"):
+        assert got[name] == sent[name], name
+    assert (got["origin"], got["subsystem"], got["extra"]) == ("frontend", "frontend", '{"k":1}')
+    assert got["producer_id"] is None and got["seq"] is None  # the relaying producer stamps it
+
+
+def test_the_spec_endpoint_answers_204(client: httpx.Client, sink: MemorySink) -> None:
+    """POST /log, as the spec's example names it, takes one record and answers 204."""
+    r = client.post("/log", json=record(origin="mobile"), headers=AUTH)
+    assert r.status_code == 204 and sink.records[0]["origin"] == "mobile"
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}])
+def test_no_or_a_wrong_token_is_401(client: httpx.Client, sink: MemorySink, headers: dict[str, str]) -> None:
+    """Without the bearer token nothing is taken: 401 with WWW-Authenticate."""
+    r = client.post("/api/v1/logs/batch", json=[record()], headers=headers)
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert "bearer token" in r.json()["error"] and not sink.records
+
+
+def test_a_batch_is_judged_record_by_record(client: httpx.Client, sink: MemorySink) -> None:
+    """Ten records, two invalid: eight taken, the two indexes named with their fields."""
+    batch = [record(i) for i in range(10)]
+    batch[3] = {**batch[3], "level": "LOUD"}
+    del batch[7]["module"]
+    r = client.post("/api/v1/logs/batch", json=batch, headers=AUTH)
+    assert r.status_code == 202
+    body = r.json()
+    assert body["accepted"] == 8
+    named = [(x["index"], [e["field"] for e in x["errors"]]) for x in body["rejected"]]
+    assert named == [(3, ["level"]), (7, ["module"])]
+    assert [rec["message"] for rec in sink.records] == [f"clicked {i}" for i in range(10) if i not in (3, 7)]
+
+
+def test_logs_object_and_gzip_are_accepted(client: httpx.Client, sink: MemorySink) -> None:
+    """{"logs": [...]} works as well as an array, and a gzip body is decoded."""
+    body = gzip.compress(json.dumps({"logs": [record(1), record(2)]}).encode())
+    r = client.post("/api/v1/logs/batch", content=body, headers={**AUTH, "Content-Encoding": "gzip",
+                                                                  "Content-Type": "application/json"})
+    assert r.json() == {"accepted": 2, "rejected": []} and len(sink.records) == 2
+
+
+def test_stamped_records_keep_the_clients_id_and_seq(client: httpx.Client, sink: MemorySink) -> None:
+    """A client's producer_id and seq become the stored stamp (under frontend:); half a stamp is an error."""
+    r = client.post("/api/v1/logs/batch", json=[record(producer_id="tab-9", seq=5), record(seq=6),
+                                                record(producer_id="bad id", seq=0)], headers=AUTH)
+    body = r.json()
+    assert body["accepted"] == 1
+    assert (sink.records[0]["producer_id"], sink.records[0]["seq"]) == ("frontend:tab-9", 5)
+    assert {e["field"] for e in body["rejected"][0]["errors"]} == {"producer_id"}
+    assert {e["field"] for e in body["rejected"][1]["errors"]} == {"producer_id", "seq"}
+
+
+@pytest.mark.parametrize("case", ["body", "gzip", "count", "message"])
+def test_limits_give_413_naming_the_limit(client: httpx.Client, sink: MemorySink, case: str) -> None:
+    """Body 1 MiB (also after gunzip), 1,000 records a batch, 64 KiB a message: 413 saying which."""
+    headers = {**AUTH, "Content-Type": "application/json"}
+    if case == "body":
+        r = client.post("/api/v1/logs/batch", json=[record(message="x" * 60000) for _ in range(18)], headers=AUTH)
+        key = "max_body_bytes"
+    elif case == "gzip":
+        bomb = gzip.compress(json.dumps([record(message="x" * 60000) for _ in range(18)]).encode())
+        r = client.post("/api/v1/logs/batch", content=bomb, headers={**headers, "Content-Encoding": "gzip"})
+        key = "max_body_bytes"
+    elif case == "count":
+        r = client.post("/api/v1/logs/batch", json=[record(i) for i in range(1001)], headers=AUTH)
+        key = "max_batch_records"
+    else:
+        r = client.post("/api/v1/logs", json=record(message="é" * 40000), headers=AUTH)
+        key = "max_message_bytes"
+    assert r.status_code == 413 and key in r.json()["error"], r.text
+    assert not sink.records
+
+
+def test_malformed_json_is_422_with_the_reason(client: httpx.Client, sink: MemorySink) -> None:
+    """A body that is not JSON is refused whole with a field error on 'body'."""
+    r = client.post("/api/v1/logs/batch", content=b"[{", headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body"
+
+
+def test_a_full_producer_gives_429_with_retry_after(client: httpx.Client, sink: MemorySink) -> None:
+    """Backpressure is 429 with Retry-After, never a 500, and nothing of the batch is taken."""
+    sink.full = True
+    r = client.post("/api/v1/logs/batch", json=[record(1), record(2)], headers=AUTH)
+    assert r.status_code == 429 and r.headers["retry-after"] == "1" and not sink.records
+
+
+def test_beacon_takes_the_token_as_a_query_parameter(client: httpx.Client, sink: MemorySink) -> None:
+    """sendBeacon cannot set headers: the beacon route takes ?token= and a text/plain JSON body."""
+    body = json.dumps([record(1)])
+    r = client.post("/api/v1/logs/beacon", params={"token": TOKEN}, content=body,
+                    headers={"Content-Type": "text/plain;charset=UTF-8"})
+    assert r.status_code == 202 and len(sink.records) == 1
+    assert client.post("/api/v1/logs/beacon", params={"token": "nope"}, content=body).status_code == 401
+    assert client.post("/api/v1/logs/batch", params={"token": TOKEN}, content=body).status_code == 401
+
+
+def test_cors_allows_only_configured_origins(client: httpx.Client) -> None:
+    """A preflight from an allowed origin is answered with it; another origin gets no allow header."""
+    ask = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    ok = client.options("/api/v1/logs/batch", headers={"Origin": ORIGIN, **ask})
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == ORIGIN
+    bad = client.options("/api/v1/logs/batch", headers={"Origin": "http://evil.test", **ask})
+    assert "access-control-allow-origin" not in bad.headers
+
+
+def test_token_file_is_made_once_with_mode_0600(tmp_path: Path) -> None:
+    """The token is made at first use in keys/bridge.token (0600) and read back the same after."""
+    from aico.bridge.auth import load_token, token_path
+    from aico.config import load_settings
+
+    settings = load_settings(home=tmp_path, env={})
+    first = load_token(settings)
+    assert len(first) >= 40 and load_token(settings) == first
+    assert token_path(settings).stat().st_mode & 0o777 == 0o600
