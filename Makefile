@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test bench lint venv dev proto clean
+.PHONY: run test bench lint venv dev proto clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,12 +25,26 @@ dev: $(DEV_STAMP)
 run: $(STAMP)
 	$(BIN)/aico backend start
 
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q
+
+# Debian's chromium for the browser tests (Playwright drives /usr/bin/chromium). A no-op when it is
+# there; installed with apt-get when missing and running as root (as CI does); else the tests skip.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make browser: installing chromium (apt-get)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	      || echo "make browser: could not install chromium: the browser tests will skip"; \
+	  else \
+	    echo "make browser: chromium is missing and this is not root: the browser tests will skip"; \
+	  fi; \
+	fi
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retention.py
+	$(BIN)/python bench/bridge.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
