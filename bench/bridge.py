@@ -10,6 +10,9 @@ measured in the same run, is the spec's bridge shape: one record per POST (``/lo
     python bench/bridge.py --records 200000 --json
 
 Both the generator and the backend share the machine's cores: the figures are for this box.
+``backend_cpu_us_per_record`` (the backend process's CPU time over the records stored) says
+what a record costs whatever else the machine is doing; 1e6 / it is the rate one free core
+would give the whole backend (bridge, producer, broker, collector, store).
 """
 
 from __future__ import annotations
@@ -51,6 +54,12 @@ def case_env(home: Path) -> dict[str, str]:
     return env
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stored(env: dict[str, str]) -> int:
     from aico.config import load_settings
     from aico.store import LogStore
@@ -67,7 +76,7 @@ def bodies(batch: int, kinds: int = 16) -> list[bytes]:
     out = []
     for k in range(kinds):
         out.append(json.dumps([{
-            "timestamp": "2026-11-21T04:32:49.123Z", "level": "INFO", "module": f"web.bench{k % 4}",
+            "timestamp": "2026-11-21T04:32:49.123000Z", "level": "INFO", "module": f"web.bench{k % 4}",
             "function": "render", "file": "app.js", "line": i, "topic": "ui/render",
             "message": f"rendered view {k}-{i} in {i % 97} ms", "trace_id": f"trace-{k}-{i // 10}",
             "session_id": "session-bench", "extra": {"i": i, "route": "/chat"},
@@ -129,6 +138,7 @@ def run_case(name: str, records: int, batch: int, connections: int) -> dict[str,
                 payloads = [json.dumps(p).encode() for p in payloads]
             else:
                 payloads, path = bodies(batch), "/api/v1/logs/batch"
+            cpu_before = cpu_seconds(backend.pid)
             started = time.perf_counter()
             figures = asyncio.run(load(url, token, path, payloads, batch, records // batch, connections))
             total = int(figures["records"])
@@ -141,6 +151,7 @@ def run_case(name: str, records: int, batch: int, connections: int) -> dict[str,
                 if n >= total or now - last_change > 30:
                     break
                 time.sleep(0.05)  # polling the store's count while the benchmark runs
+            cpu = cpu_seconds(backend.pid) - cpu_before
         finally:
             backend.send_signal(signal.SIGTERM)
             backend.wait(60)
@@ -149,7 +160,8 @@ def run_case(name: str, records: int, batch: int, connections: int) -> dict[str,
             "accepted_per_s": round(figures["accepted_per_s"], 1),
             "stored_per_s": round(last / stored_s, 1) if stored_s > 0 else 0.0,
             "p50_ms": round(figures["p50_ms"], 2), "p99_ms": round(figures["p99_ms"], 2),
-            "throttled_429": int(figures["throttled_429"])}
+            "throttled_429": int(figures["throttled_429"]),
+            "backend_cpu_us_per_record": round(cpu / max(last, 1) * 1e6, 1)}
 
 
 def main() -> None:
@@ -165,6 +177,7 @@ def main() -> None:
     result = {
         "records": batched["records"], "accepted_per_s": batched["accepted_per_s"],
         "stored_per_s": batched["stored_per_s"], "p50_ms": batched["p50_ms"], "p99_ms": batched["p99_ms"],
+        "backend_cpu_us_per_record": batched["backend_cpu_us_per_record"],
         "baseline_accepted_per_s": baseline["accepted_per_s"],
         "ratio": round(float(batched["accepted_per_s"]) / float(baseline["accepted_per_s"]), 2),
         "cases": [batched, baseline],
@@ -176,7 +189,8 @@ def main() -> None:
         print(f"{case['case']:>8} (batch {case['batch']}, {case['connections']} connections): "
               f"{case['stored']} of {case['records']} stored; accepted {case['accepted_per_s']:>9,.0f} records/s, "
               f"stored {case['stored_per_s']:>9,.0f} records/s; request p50 {case['p50_ms']} ms, "
-              f"p99 {case['p99_ms']} ms; 429s {case['throttled_429']}")
+              f"p99 {case['p99_ms']} ms; 429s {case['throttled_429']}; "
+              f"backend CPU {case['backend_cpu_us_per_record']} us/record")
     print(f"ratio batched/single-record POSTs (accepted records/s): {result['ratio']}")
 
 

@@ -118,7 +118,7 @@ class Client {
       this.counts.truncated++;
     }
     const record = {
-      timestamp: new Date().toISOString(),
+      timestamp: new Date().toISOString().replace("Z", "000Z"), // the store's form: microseconds, UTC
       level: level.toUpperCase(),
       subsystem: f.subsystem || this.o.subsystem,
       module: f.module || this.o.module,
