@@ -126,3 +126,34 @@ def test_a_record_sent_by_beacon_and_again_after_reload_is_stored_once(
 def consumer_figure(env: dict[str, str], name: str) -> int:
     status = json.loads(run_aico(env, "gateway", "status", "--json").stdout)
     return int(status["plugins"]["log_consumer"][name])
+
+
+HOSTILE = """async () => {
+  const { createLogger } = await import("./aico-log.js");
+  const errors = [];
+  const log = createLogger({ url: "http://127.0.0.1:9", token: "t", maxBuffer: 10, storageName: "bounded",
+                             onError: (err) => errors.push(String(err && err.message)) });
+  const circular = {};
+  circular.self = circular;
+  const calls = [
+    () => log.info({ toString() { throw new Error("no text for you"); } }),
+    () => log.info(Symbol("s")),
+    () => log.error("circular", { extra: circular, line: -5, error: new TypeError("bad") }),
+    () => log.warn(undefined, null),
+    () => log.child(null).debug("child of null"),
+  ];
+  for (const call of calls) call();  // any throw fails the test
+  for (let i = 0; i < 12; i++) log.info(`filler ${i}`);
+  await log.ready;
+  return { ...log.stats(), errors };
+}"""
+
+
+def test_the_client_never_throws_and_counts_what_its_bounded_buffer_drops(site: str, browser_page: Any) -> None:
+    """Hostile arguments do not throw into the page; past maxBuffer new records are dropped and counted."""
+    page = browser_page
+    page.goto(f"{site}/index.html?count=0")
+    result = page.evaluate(HOSTILE)
+    assert result["pending"] == 10 and result["logged"] == 10
+    assert result["dropped"] == {"buffer_full": 6} and result["droppedTotal"] == 6
+    assert "no text for you" in result["errors"]
