@@ -84,8 +84,12 @@ class Producer:
             self.producer_id = uuid.uuid4().hex
             self._next_seq = 1
         bus = settings.core.message_bus
+        # What ZeroMQ may queue for sending, in messages (a message holds up to batch_size records).
+        # Reliable mode keeps everything unsent in the spool, so a small queue bounds memory
+        # (resends of the window must not pile up in ZeroMQ); fire and forget needs the room.
+        send_hwm = max(64, 4 * cfg.window // cfg.batch_size) if cfg.reliable else None
         self._transport_factory = transport_factory or (
-            lambda pid, acks: ZmqTransport(bus, pid, acks=acks, keys=bus_keys(settings)))
+            lambda pid, acks: ZmqTransport(bus, pid, acks=acks, keys=bus_keys(settings), send_hwm=send_hwm))
         self._stamp = wire.producer_stamp_prefix(self.producer_id)
         # Sender-thread state.
         self._next_send = self.spool.watermark if self.spool else 1

@@ -28,8 +28,9 @@ class Transport(Protocol):
 class ZmqTransport:
     """PUB to the broker's publisher port; SUB to ``acks.<producer id>`` on its subscriber port."""
 
-    def __init__(self, bus: MessageBus, producer_id: str, *, acks: bool, keys: BusKeys | None) -> None:
-        self.pub = sockets.publisher(bus, keys=keys)
+    def __init__(self, bus: MessageBus, producer_id: str, *, acks: bool, keys: BusKeys | None,
+                 send_hwm: int | None = None) -> None:
+        self.pub = sockets.publisher(bus, keys=keys, hwm=send_hwm)
         self.sub = sockets.subscriber(bus, f"acks.{producer_id}".encode(), keys=keys) if acks else None
         self.poller = zmq.Poller()
         if self.sub is not None:
