@@ -90,9 +90,17 @@ def _endpoint(bus: MessageBus, side: int) -> str | None:
     return local[side] if local else None
 
 
-def publisher(bus: MessageBus, *, keys: BusKeys | None, hwm: int | None = None) -> zmq.Socket[bytes]:
-    """A PUB socket connected to the broker's publisher port (inproc when the broker is here)."""
-    sock = _socket(zmq.PUB, bus, hwm=hwm)
+def publisher(bus: MessageBus, *, keys: BusKeys | None, hwm: int | None = None,
+              backpressure: bool = False) -> zmq.Socket[bytes]:
+    """A publisher connected to the broker's publisher port (inproc when the broker is here).
+
+    A PUB socket drops silently at its high-water mark. With ``backpressure`` it is an XPUB
+    with ``XPUB_NODROP`` instead: a full queue makes a non-blocking send raise ``zmq.Again``,
+    so the caller keeps what it could not send (the subscriptions it receives are ignored).
+    """
+    sock = _socket(zmq.XPUB if backpressure else zmq.PUB, bus, hwm=hwm)
+    if backpressure:
+        sock.setsockopt(zmq.XPUB_NODROP, 1)
     address = _endpoint(bus, 0)
     if address is None:
         _as_client(sock, keys)

@@ -101,6 +101,7 @@ class Producer:
         self._backoff = cfg.ack_timeout_s
         self._last_state_save = 0.0
         self._lost_before = 0  # send number: anything sent before it and unacknowledged was lost
+        self._unsent: dict[int, tuple[int, bytes, bytes]] = {}  # in the window, refused by a full socket
         self.relay = RelayStamps(relay_prefix) if relay_prefix is not None else None
 
     # -- any thread --------------------------------------------------------------------
@@ -231,7 +232,7 @@ class Producer:
             wait = 0.002
         else:
             wait = self.cfg.flush_interval_ms / 1000
-        acks = transport.wait_acks(wait)
+        acks = transport.wait_acks(wait, want_send=self._wants_to_send())
         if self.spool is None:
             return
         with self._done:
@@ -247,6 +248,12 @@ class Producer:
                 self.spool.save_state()
                 self._last_state_save = now
             self._done.notify_all()
+
+    def _wants_to_send(self) -> bool:
+        """Whether the socket's room is all the sender waits for (then it wakes when there is room)."""
+        if self.spool is None:
+            return bool(self._backlog)
+        return bool(self._unsent) or (len(self._inflight) < self.cfg.window and self._next_send < self.spool.next_seq)
 
     def _encode(self, records: list[Record]) -> list[tuple[bytes, bytes]]:
         out = []
@@ -321,6 +328,8 @@ class Producer:
         return self.spool.read_from(self._next_send, limit)
 
     def _send_new(self, transport: Transport) -> None:
+        if self._unsent and self._send_unsent(transport):
+            return  # the socket is still full
         while True:
             room = self.cfg.window - len(self._inflight) if self.spool is not None else DRAIN_MAX
             if room <= 0:
@@ -328,14 +337,27 @@ class Producer:
             batch = self._next_batch(min(room, DRAIN_MAX))
             if not batch:
                 return
-            sent = self._transmit(transport, batch)
             if self.spool is None:
-                for item in reversed(batch[sent:]):
-                    self._backlog.appendleft(item)
-                return self._drop_unsent(sent < len(batch))
-            self._next_send = batch[sent - 1][0] + 1 if sent else self._next_send
-            if sent < len(batch):
-                return  # the socket is full: the rest is read back from the spool later
+                unsent = self._transmit(transport, batch)
+                self._backlog.extendleft(reversed(unsent))
+                return self._drop_unsent(bool(unsent))
+            if not self._inflight:
+                self._last_progress = self.clock()
+            for seq, topic, payload in batch:  # in seq order, so the window's first key is its lowest
+                self._inflight[seq] = (topic, payload, 0)  # send number 0: not on the wire yet
+            self._next_send = batch[-1][0] + 1
+            unsent = self._transmit(transport, batch)
+            if unsent:
+                self._unsent.update((item[0], item) for item in unsent)
+                return  # the socket is full: these go first next time
+
+    def _send_unsent(self, transport: Transport) -> bool:
+        """Send what a full socket refused before; True if some is still refused."""
+        items = [item for seq, item in self._unsent.items() if seq in self._inflight]
+        self._unsent.clear()
+        unsent = self._transmit(transport, items)
+        self._unsent.update((item[0], item) for item in unsent)
+        return bool(unsent)
 
     def _drop_unsent(self, blocked: bool) -> None:
         # Fire and forget: what the socket cannot take now is not kept beyond the queue bound.
@@ -345,38 +367,46 @@ class Producer:
                 self._backlog.pop()
             self.stats.drop("bus_full", extra)
 
-    def _transmit(self, transport: Transport, batch: list[tuple[int, bytes, bytes]], resend: bool = False) -> int:
-        """Send ``batch`` grouped by topic; returns how many leading records went out."""
-        if not self._inflight:
-            self._last_progress = self.clock()
-        count = 0
+    def _transmit(self, transport: Transport, items: list[tuple[int, bytes, bytes]],
+                  resend: bool = False) -> list[tuple[int, bytes, bytes]]:
+        """Send ``items``, one message per topic (at most ``batch_size`` records each).
+
+        Returns what the socket refused (it is full). Each record sent gets the next send
+        number, in the order records go on the wire (the loss detection relies on it).
+        """
+        groups: dict[bytes, list[tuple[int, bytes, bytes]]] = {}
+        for item in items:
+            groups.setdefault(item[1], []).append(item)
         size = self.cfg.batch_size
-        i = 0
-        while i < len(batch):
-            topic = batch[i][1]
-            j = i
-            while j < len(batch) and batch[j][1] == topic and j - i < size:
-                j += 1
-            if self.relay is None:
-                frames = [payload + self._stamp + wire.seq_field(seq) for seq, _, payload in batch[i:j]]
-            else:  # relayed records travel with the stamp they came with
-                frames = [payload for _, _, payload in batch[i:j]]
-            if not transport.send(topic, frames):
-                break
-            if self.spool is not None:
-                for seq, t, payload in batch[i:j]:
+        unsent: list[tuple[int, bytes, bytes]] = []
+        count = 0
+        for topic, group in groups.items():
+            for k in range(0, len(group), size):
+                chunk = group[k : k + size]
+                if unsent:  # once the socket refuses, keep the rest for later
+                    unsent.extend(chunk)
+                    continue
+                if self.relay is None:
+                    frames = [payload + self._stamp + wire.seq_field(seq) for seq, _, payload in chunk]
+                else:  # relayed records travel with the stamp they came with
+                    frames = [payload for _, _, payload in chunk]
+                if not transport.send(topic, frames):
+                    unsent.extend(chunk)
+                    continue
+                count += len(chunk)
+                if self.spool is None:
+                    continue
+                for seq, t, payload in chunk:
                     if self.relay is not None:
                         self.relay.track(seq, payload)
                     self._send_no += 1
                     self._inflight[seq] = (t, payload, self._send_no)  # an update keeps its place: seq order
                     self._sent_order.append((self._send_no, seq))
-            count += j - i
-            i = j
         if resend:
             self.stats.resent += count
         else:
             self.stats.sent += count
-        return count
+        return unsent
 
     def _on_acks(self, payloads: list[bytes], now: float) -> None:
         newest_send = 0
@@ -420,8 +450,5 @@ class Producer:
             self._last_progress = now
             self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
         if lost:
-            sent = self._transmit(transport, lost, resend=True)
-            for seq, t, p in lost[sent:]:  # the socket is full: they come round again
-                self._send_no += 1
-                self._inflight[seq] = (t, p, self._send_no)
-                self._sent_order.append((self._send_no, seq))
+            unsent = self._transmit(transport, lost, resend=True)
+            self._unsent.update((item[0], item) for item in unsent)

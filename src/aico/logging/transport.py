@@ -19,8 +19,9 @@ class Transport(Protocol):
     def send(self, topic: bytes, payloads: list[bytes]) -> bool:
         """Queue one bus message ``[topic, *payloads]``; False if it cannot be queued now."""
 
-    def wait_acks(self, timeout_s: float) -> list[bytes]:
-        """Acknowledgement payloads that arrive within ``timeout_s`` (all that are there)."""
+    def wait_acks(self, timeout_s: float, want_send: bool = False) -> list[bytes]:
+        """Acknowledgement payloads that arrive within ``timeout_s`` (all that are there);
+        with ``want_send``, return as soon as the socket can take more, too."""
 
     def close(self, linger_s: float) -> None: ...
 
@@ -30,7 +31,7 @@ class ZmqTransport:
 
     def __init__(self, bus: MessageBus, producer_id: str, *, acks: bool, keys: BusKeys | None,
                  send_hwm: int | None = None) -> None:
-        self.pub = sockets.publisher(bus, keys=keys, hwm=send_hwm)
+        self.pub = sockets.publisher(bus, keys=keys, hwm=send_hwm, backpressure=acks)
         self.sub = sockets.subscriber(bus, f"acks.{producer_id}".encode(), keys=keys) if acks else None
         self.poller = zmq.Poller()
         if self.sub is not None:
@@ -43,13 +44,20 @@ class ZmqTransport:
             return False
         return True
 
-    def wait_acks(self, timeout_s: float) -> list[bytes]:
-        if self.sub is None:
+    def wait_acks(self, timeout_s: float, want_send: bool = False) -> list[bytes]:
+        if self.sub is None and not want_send:
             if timeout_s > 0:
                 time.sleep(timeout_s)  # no acks to wait for: this is the sender's pause
             return []
+        self._drain_subscriptions()
         out: list[bytes] = []
-        if not self.poller.poll(int(timeout_s * 1000)):
+        poller = self.poller
+        if want_send:
+            poller = zmq.Poller()
+            if self.sub is not None:
+                poller.register(self.sub, zmq.POLLIN)
+            poller.register(self.pub, zmq.POLLOUT)
+        if not poller.poll(int(timeout_s * 1000)) or self.sub is None:
             return out
         while True:
             try:
@@ -58,6 +66,16 @@ class ZmqTransport:
                 return out
             if len(frames) == 2:
                 out.append(frames[1])
+
+    def _drain_subscriptions(self) -> None:
+        """An XPUB publisher receives subscription messages; they are not needed, only drained."""
+        if self.pub.socket_type != zmq.XPUB:
+            return
+        while True:
+            try:
+                self.pub.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
 
     def close(self, linger_s: float) -> None:
         self.pub.close(linger=int(linger_s * 1000))
@@ -83,7 +101,7 @@ class MemoryTransport:
     def ack(self, payload: bytes) -> None:
         self._acks.append(payload)
 
-    def wait_acks(self, timeout_s: float) -> list[bytes]:
+    def wait_acks(self, timeout_s: float, want_send: bool = False) -> list[bytes]:
         out, self._acks = self._acks, []
         if not out and timeout_s > 0:
             time.sleep(min(timeout_s, 0.005))
