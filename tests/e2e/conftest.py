@@ -59,6 +59,11 @@ class App:
                 return data
 
 
+    def send_line(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
     def kill(self) -> None:
         """SIGKILL if still running; always release the pipes."""
         if self.proc.poll() is None:

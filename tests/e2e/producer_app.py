@@ -28,10 +28,16 @@ def main() -> None:
     ap.add_argument("--flush", type=float, default=60.0)
     ap.add_argument("--progress", type=float, default=0.0)
     ap.add_argument("--hold", action="store_true", help="after logging, wait for stdin to close")
+    ap.add_argument("--go", action="store_true",
+                    help="log one warm-up record (extra i=-1), flush, say ready, wait for a line on stdin")
     args = ap.parse_args()
 
     aico.logging.install(name=args.name, subsystem="e2e")
     log = logging.getLogger("e2e.app")
+    if args.go:
+        log.info("warm-up", extra={"i": -1})
+        print(json.dumps({"ready": aico.logging.flush(60)}), flush=True)
+        sys.stdin.readline()
     per_thread = args.records // args.threads
 
     def work(k: int) -> None:
@@ -55,7 +61,7 @@ def main() -> None:
     for t in threads:
         t.start()
     if args.progress:
-        total = per_thread * args.threads
+        total = per_thread * args.threads + (1 if args.go else 0)
         while any(t.is_alive() for t in threads) or (args.hold and aico.logging.stats()["sent"] < total):
             print(json.dumps({"progress": aico.logging.stats()}), flush=True)
             time.sleep(args.progress)

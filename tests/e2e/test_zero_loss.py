@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -78,21 +79,26 @@ def test_broker_alone_restarted_mid_stream(env: dict[str, str]) -> None:
 
 
 def test_producer_sigkill_with_unacknowledged_records(env: dict[str, str]) -> None:
-    """A producer killed holding unacknowledged records: restarted on the same spool, they all arrive once."""
-    with Backend(env, "--plugins", "message_bus", name="broker"):  # a bus, but nobody acknowledges
-        app = App(env, "--records", "5000", "--name", "held", "--hold", "--progress", "0.05")
-        try:
-            held = app.wait_for("logged")  # with --hold, said once all 5,000 are spooled and sent
-            assert held["stats"]["sent"] == 5000 and held["stats"]["acknowledged"] == 0
-            assert app.proc.poll() is None
-        finally:
-            app.kill()  # SIGKILL: no at-exit flush, no clean close
-        spool = Path(env["AICO_HOME"]) / "spool" / "held"
-        assert list(spool.glob("seg-*.log")), "the unacknowledged records are in the spool"
-        with Backend(env, "--plugins", "log_consumer", name="collector"):
-            again = run_app(env, "--records", "0", "--name", "held", "--flush", "60")
-            assert again[-1]["flushed"] is True
-            assert indexes(env) == list(range(5000))
+    """A producer killed holding sent, unacknowledged records: restarted on the same spool, all arrive once."""
+    backend = Backend(env).start()
+    app = App(env, "--records", "5000", "--name", "held", "--go", "--hold", "--progress", "0.05")
+    try:
+        assert app.wait_for("ready")["ready"] is True  # connected, its warm-up record stored
+        backend.proc.send_signal(signal.SIGSTOP)  # the collector freezes: nothing is acknowledged
+        app.send_line("go")
+        held = app.wait_for("logged")  # with --hold: said once all 5,000 are sent
+        assert held["stats"]["sent"] == 5001 and held["stats"]["acknowledged"] == 1
+    finally:
+        app.kill()  # SIGKILL: no at-exit flush, no clean close
+        backend.proc.send_signal(signal.SIGCONT)
+    spool = Path(env["AICO_HOME"]) / "spool" / "held"
+    assert list(spool.glob("seg-*.log")), "the unacknowledged records are in the spool"
+    try:
+        again = run_app(env, "--records", "0", "--name", "held", "--flush", "60")
+        assert again[-1]["flushed"] is True
+        assert indexes(env) == [-1, *range(5000)]
+    finally:
+        backend.stop()
     assert not list(spool.glob("seg-*.log")), "an acknowledged spool is emptied"
 
 

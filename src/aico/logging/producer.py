@@ -232,7 +232,7 @@ class Producer:
             wait = 0.002
         else:
             wait = self.cfg.flush_interval_ms / 1000
-        acks = transport.wait_acks(wait, want_send=self._wants_to_send())
+        acks = transport.wait_acks(wait, want_send=self._wants_to_send() and transport.ready())
         if self.spool is None:
             return
         with self._done:
@@ -328,6 +328,8 @@ class Producer:
         return self.spool.read_from(self._next_send, limit)
 
     def _send_new(self, transport: Transport) -> None:
+        if not transport.ready():
+            return  # no collector subscribed yet: records wait in the spool, not lost on the way
         if self._unsent and self._send_unsent(transport):
             return  # the socket is still full
         while True:
@@ -443,7 +445,7 @@ class Producer:
             item = self._inflight.get(seq)
             if item is not None and item[2] == send_no:
                 lost.append((seq, item[0], item[1]))
-        if not lost and self._inflight and now - self._last_progress > self._backoff:
+        if not lost and self._inflight and now - self._last_progress > self._backoff and transport.ready():
             # Nothing acknowledged for a while: the bus or the collector was away. Send it all again.
             lost = [(seq, t, p) for seq, (t, p, _) in self._inflight.items()]
             order.clear()

@@ -23,6 +23,9 @@ class Transport(Protocol):
         """Acknowledgement payloads that arrive within ``timeout_s`` (all that are there);
         with ``want_send``, return as soon as the socket can take more, too."""
 
+    def ready(self) -> bool:
+        """Whether records sent now can reach a subscriber (False: keep them for now)."""
+
     def close(self, linger_s: float) -> None: ...
 
 
@@ -36,6 +39,8 @@ class ZmqTransport:
         self.poller = zmq.Poller()
         if self.sub is not None:
             self.poller.register(self.sub, zmq.POLLIN)
+        # A plain PUB cannot tell; an XPUB learns it from the subscriptions it receives.
+        self._subscribed = self.pub.socket_type != zmq.XPUB
 
     def send(self, topic: bytes, payloads: list[bytes]) -> bool:
         try:
@@ -52,11 +57,12 @@ class ZmqTransport:
         self._drain_subscriptions()
         out: list[bytes] = []
         poller = self.poller
-        if want_send:
+        if want_send or not self._subscribed:
             poller = zmq.Poller()
             if self.sub is not None:
                 poller.register(self.sub, zmq.POLLIN)
-            poller.register(self.pub, zmq.POLLOUT)
+            # Before a collector subscribes, wake on its subscription; after, on room to send.
+            poller.register(self.pub, zmq.POLLOUT if self._subscribed else zmq.POLLIN)
         if not poller.poll(int(timeout_s * 1000)) or self.sub is None:
             return out
         while True:
@@ -68,14 +74,22 @@ class ZmqTransport:
                 out.append(frames[1])
 
     def _drain_subscriptions(self) -> None:
-        """An XPUB publisher receives subscription messages; they are not needed, only drained."""
+        """An XPUB publisher hears the subscriptions that reach it: one to ``logs.`` means a
+        collector listens, so sending before it (the slow joiner) would only lose records."""
         if self.pub.socket_type != zmq.XPUB:
             return
         while True:
             try:
-                self.pub.recv(zmq.NOBLOCK)
+                message = self.pub.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
+            if message[:1] == b"\x01" and b"logs.".startswith(message[1:]):
+                self._subscribed = True
+
+    def ready(self) -> bool:
+        if not self._subscribed:
+            self._drain_subscriptions()
+        return self._subscribed
 
     def close(self, linger_s: float) -> None:
         self.pub.close(linger=int(linger_s * 1000))
@@ -96,6 +110,9 @@ class MemoryTransport:
         if not self.accept:
             return False
         self.sent.append((topic, list(payloads)))
+        return True
+
+    def ready(self) -> bool:
         return True
 
     def ack(self, payload: bytes) -> None:
