@@ -52,6 +52,32 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     (
+        # Full-text index over messages: external content (the text lives once, in logs), kept
+        # current by triggers in the writer's own transaction, and filled from existing rows.
+        # columnsize=0: results are ranked by time, never by bm25, so the sizes are not kept.
+        "0002_fts",
+        (
+            "CREATE VIRTUAL TABLE logs_fts USING fts5(message, content='logs', content_rowid='id', columnsize=0)",
+            """
+            CREATE TRIGGER logs_fts_insert AFTER INSERT ON logs BEGIN
+                INSERT INTO logs_fts(rowid, message) VALUES (new.id, new.message);
+            END
+            """,
+            """
+            CREATE TRIGGER logs_fts_delete AFTER DELETE ON logs BEGIN
+                INSERT INTO logs_fts(logs_fts, rowid, message) VALUES ('delete', old.id, old.message);
+            END
+            """,
+            """
+            CREATE TRIGGER logs_fts_update AFTER UPDATE OF message ON logs BEGIN
+                INSERT INTO logs_fts(logs_fts, rowid, message) VALUES ('delete', old.id, old.message);
+                INSERT INTO logs_fts(rowid, message) VALUES (new.id, new.message);
+            END
+            """,
+            "INSERT INTO logs_fts(logs_fts) VALUES ('rebuild')",
+        ),
+    ),
+    (
         "0003_archive_days",
         (
             # One row per day that went to an archive (or was restored from one): written in the

@@ -9,18 +9,20 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from aico.config.settings import Settings
-from aico.errors import StoreError
+from aico.errors import QueryError, ReadOnlyQueryError, StoreError
 from aico.schema.record import COLUMNS, Record
 from aico.schema.timestamps import now_utc
-from aico.store import migrations
+from aico.store import migrations, readonly, stats
 from aico.store.connection import Connection, open_database
+from aico.store.filters import LogFilter, where_clause
 from aico.store.keys import load_key
 from aico.store.maintenance import MaintenanceMixin
+from aico.store.search import paged
 
 _INSERT_COLUMNS = ", ".join(COLUMNS)
 _INSERT_SELECT = ", ".join(f"value->>{i}" for i in range(len(COLUMNS)))
@@ -162,6 +164,81 @@ class LogStore(MaintenanceMixin):
     def count_rejects(self) -> int:
         return int(self._execute("SELECT count(*) FROM rejects").fetchall()[0][0])
 
+    def search(self, flt: LogFilter, *, ascending: bool = False, by_id: bool = False,
+               page: int = 1000) -> Iterator[dict[str, Any]]:
+        """The records of ``flt``, newest first (or oldest first), fetched page by page."""
+        return paged(self._rows, flt, ascending=ascending, by_id=by_id, page=page)
+
+    def get(self, record_id: int) -> dict[str, Any] | None:
+        rows = self._rows(f"SELECT {SELECT_COLUMNS} FROM logs WHERE id = ?", [record_id])
+        return rows[0] if rows else None
+
+    def max_id(self) -> int:
+        return int(self._execute("SELECT coalesce(max(id), 0) FROM logs").fetchall()[0][0])
+
+    def count_matching(self, flt: LogFilter) -> int:
+        """How many records ``flt`` selects (its limit aside)."""
+        if flt.grep is not None:
+            return sum(1 for _ in self.search(replace(flt, limit=None)))
+        where, params = where_clause(flt)
+        return int(self._execute(f"SELECT count(*) FROM logs {where}", params).fetchall()[0][0])
+
+    def stats(self, flt: LogFilter, *, by: str = "level", top: int = 10) -> dict[str, Any]:
+        facts = stats.collect(lambda sql, params: self._execute(sql, params).fetchall(), flt, by=by, top=top)
+        facts["size_bytes"] = self.size_bytes()
+        return facts
+
+    def size_bytes(self) -> int:
+        return sum(os.path.getsize(p) for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+        """A read-only statement from a person: its column names and its rows, streamed."""
+        readonly.check(sql)
+        try:
+            cur = self.conn.execute(sql, params)
+        except ValueError as exc:
+            if "readonly" in str(exc) or "not authorized" in str(exc):
+                raise ReadOnlyQueryError(f"refused: the statement would write ({exc}); only reads are allowed") from exc
+            raise QueryError(f"SQL: {exc}") from exc
+        names = [d[0] for d in cur.description or ()]
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            while True:
+                try:
+                    chunk = cur.fetchmany(1000)
+                except ValueError as exc:
+                    raise StoreError(f"query failed: {exc}") from exc
+                if not chunk:
+                    return
+                yield from chunk
+
+        return names, rows()
+
+    # -- deletes -----------------------------------------------------------------------------
+    def delete(self, flt: LogFilter, *, chunk: int = 2000) -> int:
+        """Remove the records of ``flt`` in short transactions of ``chunk`` rows; returns how many."""
+        removed, after = 0, flt.after_id
+        while True:
+            page = list(self.search(replace(flt, grep=None, after_id=after, limit=chunk), ascending=True,
+                                    by_id=True, page=chunk))
+            if not page:
+                return removed
+            after = page[-1]["id"]
+            ids = [r["id"] for r in page if flt.regex is None or flt.regex.search(r.get("message") or "")]
+            if ids:
+                removed += self._delete_ids(ids)
+
+    def _delete_ids(self, ids: Sequence[int]) -> int:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("DELETE FROM logs WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
+            changed = self.conn.execute("SELECT changes()").fetchall()[0][0]
+            self.conn.execute("COMMIT")
+        except ValueError as exc:
+            self._rollback()
+            raise StoreError(f"cannot remove {len(ids)} records: {exc}") from exc
+        return int(changed)
+
     def recent(self, *, limit: int = 50, levels: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """The newest ``limit`` records (of ``levels`` if given), returned oldest first."""
         where, params = "", list[Any]()
@@ -196,10 +273,9 @@ class LogStore(MaintenanceMixin):
         def one(sql: str) -> Any:
             return self._execute(sql).fetchall()[0][0]
 
-        size = sum(os.path.getsize(p) for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
         return {
             "path": str(self.path),
-            "size_bytes": size,
+            "size_bytes": self.size_bytes(),
             "cipher": one("PRAGMA cipher"),
             "journal_mode": one("PRAGMA journal_mode"),
             "page_count": one("PRAGMA page_count"),
