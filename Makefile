@@ -45,6 +45,8 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retention.py
 	$(BIN)/python bench/bridge.py
+	$(BIN)/python bench/store_insert.py
+	$(BIN)/python bench/query.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench

@@ -55,9 +55,12 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
         # Full-text index over messages: external content (the text lives once, in logs), kept
         # current by triggers in the writer's own transaction, and filled from existing rows.
         # columnsize=0: results are ranked by time, never by bm25, so the sizes are not kept.
+        # automerge=16 (FTS5's default is 4): the writer merges index segments less often, which
+        # saved ~10% of insert CPU time in bench/store_insert.py; a search reads a few more segments.
         "0002_fts",
         (
             "CREATE VIRTUAL TABLE logs_fts USING fts5(message, content='logs', content_rowid='id', columnsize=0)",
+            "INSERT INTO logs_fts(logs_fts, rank) VALUES ('automerge', 16)",
             """
             CREATE TRIGGER logs_fts_insert AFTER INSERT ON logs BEGIN
                 INSERT INTO logs_fts(rowid, message) VALUES (new.id, new.message);
