@@ -14,6 +14,7 @@ import pytest
 from aico.config import Settings
 from aico.schema import normalize
 from aico.store import LogStore
+
 from support import AICO
 
 

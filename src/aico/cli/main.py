@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
@@ -39,15 +38,11 @@ def main() -> None:
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
-    except BrokenPipeError:
-        # The reader went away (`aico logs ls | head`): stop quietly, as other tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
     except typer.TyperException as exc:  # usage errors: a bad option value, an unknown command
-        message = exc.format_message()
-        if "\n" in message.strip():  # a whole help text (a group called without a command)
+        message = exc.format_message().strip()
+        if "\n" in message:  # a whole help text (a group called without a command)
             print(message, file=sys.stderr)
-        else:
+        elif message:  # (empty when Typer has shown the help itself)
             print(f"aico: error: {message}", file=sys.stderr)
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)

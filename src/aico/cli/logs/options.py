@@ -51,7 +51,7 @@ FILTER_PARAMS: dict[str, Any] = {
         help="Messages matching this regular expression (case-insensitive unless it has upper case).")],
     "utc": Annotated[bool, typer.Option("--utc", help="Show and read times in UTC instead of local time.")],
 }
-QUERY_ARGUMENT = Annotated[_OptStr, typer.Argument(metavar="[QUERY]", help=QUERY_HELP, show_default=False)]
+QUERY_ARGUMENT = Annotated[_OptStr, typer.Argument(metavar="QUERY", help=QUERY_HELP, show_default=False)]
 QUERY_OPTION = Annotated[_OptStr, _option("--query", "-q", metavar="QUERY", help=QUERY_HELP)]
 
 
