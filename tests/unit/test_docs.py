@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import typer.main
 
-from aico.cli.logs import app as logs_app
+from aico.cli.main import app
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-COMMANDS = typer.main.get_command(logs_app).commands  # type: ignore[attr-defined]
+COMMANDS = typer.main.get_command(app).commands["logs"].commands  # type: ignore[attr-defined]
 
 
 def test_there_are_logs_commands() -> None:

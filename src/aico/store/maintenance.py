@@ -221,9 +221,9 @@ class MaintenanceMixin:
                "ON CONFLICT DO NOTHING")
 
         def work(c: Connection) -> int:
-            before = c.execute("SELECT total_changes()").fetchall()[0][0]
             c.execute(sql, (rows_json,))
-            return int(c.execute("SELECT total_changes()").fetchall()[0][0] - before)
+            # changes(), not total_changes(): the full-text index trigger's inserts must not count.
+            return int(c.execute("SELECT changes()").fetchall()[0][0])
 
         return self._tx(work, "cannot restore archived rows")
 
