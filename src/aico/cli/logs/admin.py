@@ -95,6 +95,7 @@ def rm(
         raise typer.Exit(1)
     with LogStore.open(settings(), writer=True) as store:
         removed = store.delete(flt)
+        store.reclaim()  # the rows' pages and their full-text index entries go back to the file system
     out.print(f"removed {removed} records")
 
 
