@@ -185,11 +185,8 @@ class LogStore(MaintenanceMixin):
 
     def stats(self, flt: LogFilter, *, by: str = "level", top: int = 10) -> dict[str, Any]:
         facts = stats.collect(lambda sql, params: self._execute(sql, params).fetchall(), flt, by=by, top=top)
-        facts["size_bytes"] = self.size_bytes()
+        facts["size_bytes"] = self.size_on_disk()
         return facts
-
-    def size_bytes(self) -> int:
-        return sum(os.path.getsize(p) for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
         """A read-only statement from a person: its column names and its rows, streamed."""
@@ -273,9 +270,10 @@ class LogStore(MaintenanceMixin):
         def one(sql: str) -> Any:
             return self._execute(sql).fetchall()[0][0]
 
+        size = sum(os.path.getsize(p) for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
         return {
             "path": str(self.path),
-            "size_bytes": self.size_bytes(),
+            "size_bytes": size,
             "cipher": one("PRAGMA cipher"),
             "journal_mode": one("PRAGMA journal_mode"),
             "page_count": one("PRAGMA page_count"),
