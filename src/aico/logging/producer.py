@@ -101,6 +101,7 @@ class Producer:
         self._backoff = cfg.ack_timeout_s
         self._last_state_save = 0.0
         self._lost_before = 0  # send number: anything sent before it and unacknowledged was lost
+        self._ack_gap = 0.0  # smoothed seconds between acknowledgements that brought progress
         self._unsent: dict[int, tuple[int, bytes, bytes]] = {}  # in the window, refused by a full socket
         self.relay = RelayStamps(relay_prefix) if relay_prefix is not None else None
 
@@ -431,8 +432,12 @@ class Producer:
                     newest_send = max(newest_send, item[2])
         if acked:
             self.stats.acknowledged += acked
+            # Like TCP's retransmission timer: never resend the window sooner than a few of the
+            # gaps seen between acknowledgements, so a slow (not lost) collector is not flooded.
+            gap = now - self._last_progress
+            self._ack_gap = gap if self._ack_gap == 0 else 0.8 * self._ack_gap + 0.2 * gap
             self._last_progress = now
-            self._backoff = self.cfg.ack_timeout_s
+            self._backoff = max(self.cfg.ack_timeout_s, min(4 * self._ack_gap, MAX_BACKOFF_S))
             self._lost_before = newest_send
 
     def _resend_lost(self, transport: Transport, now: float) -> None:
