@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 _HEADER = struct.Struct("<IQH")  # frame length (after this field), seq, topic length
-READ_CHUNK = 1 << 20
+READ_CHUNK = 1 << 18  # 256 KiB at a time when catching up from disk
 
 
 @dataclass
@@ -128,7 +128,7 @@ class Spool:
     def _write(self, frames: list[bytes]) -> None:
         if frames:
             assert self._out is not None
-            self._out.write(b"".join(frames))
+            self._out.writelines(frames)  # no large joined buffer: the file object's own buffer suffices
             self._out.flush()  # to the OS: survives a SIGKILL of this process
 
     def _roll(self, first_seq: int) -> None:
