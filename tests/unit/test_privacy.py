@@ -14,7 +14,8 @@ from typing import Any
 
 import duckdb
 import pytest
-from hypothesis import given, settings as hsettings
+from hypothesis import given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from aico.config import Settings

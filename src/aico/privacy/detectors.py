@@ -128,6 +128,7 @@ _PHONE_KEYWORD = (
     r"\b(?i:phone|tel(?:ephone)?|mobile|cell[_-]?phone|fax)(?i:[ _-]?(?:no|num|number|nr))?"
     r"\.?[\"']?[ \t]{0,3}[:=#]?[ \t]{0,3}[\"']?"
 )
+_FIRST_OCTET = r"(?:\d{1,2}|[02-9]\d\d|1[013-9]\d|12[0-68-9])"  # 0-999 but 127, in RE2
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _HEX = "[0-9A-Fa-f]"
 _FLAGS = re.ASCII
@@ -178,7 +179,8 @@ def build_detectors(rules: Sequence[str], secret_names: Sequence[str], *, keep_l
             ),
         ),
         "card": Detector(
-            "card", "[CARD]", r"\d{4}[ -]?\d{4}[ -]?\d{4}|\d{4}[ -]\d{6}[ -]\d{4}",
+            "card", "[CARD]",
+            r"(?:^|[^\w.-])(?:\d{13,19}|\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{1,4}|\d{4}[ -]\d{6}[ -]\d{4})(?:$|[^\w.-])",
             re.compile(
                 r"(?<![\w.-])(?:\d{13,19}|\d{4}(?P<s1>[ -])\d{4}(?P=s1)\d{4}(?P=s1)\d{1,4}(?:(?P=s1)\d{3})?"
                 r"|\d{4}(?P<s2>[ -])\d{6}(?P=s2)\d{4,5})(?![\w.-]|[ -]\d)",
@@ -196,20 +198,25 @@ def build_detectors(rules: Sequence[str], secret_names: Sequence[str], *, keep_l
             _ipv6_check(keep_local),
         ),
         "ipv4": Detector(
-            "ipv4", "[IP]", r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}",
+            "ipv4", "[IP]",
+            # the first octet never 127 when loopback is kept: "listening on 127.0.0.1" costs nothing
+            r"(?:^|[^\w.])" + (_FIRST_OCTET if keep_local else r"\d{1,3}") + r"\.\d{1,3}\.\d{1,3}\.\d{1,3}"
+            r"(?:$|[^\w.]|\.(?:$|\D))",
             re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\.?\d|\w)", _FLAGS),
             _ipv4_check(keep_local),
         ),
         "phone": Detector(
             "phone", "[PHONE]",
-            r"\+\d|\d{3}[-.]\d{3}[-.]\d{4}|\(\d{3}\)|(?:^|[^\w.+-])0\d{2,4}[ -]\d{2}|" + _PHONE_KEYWORD + r"\+?\d",
+            r"(?:^|[^\w+])\+[1-9][\d .()-]{6,}|(?:^|[^\w.+-])(?:\d{3}[-.]\d{3}[-.]\d{4}|\(\d{3}\)|0\d{2,4}[ -]\d{2})|"
+            + _PHONE_KEYWORD + r"\+?\d",
             re.compile(
                 # after a keyword ("phone: 5551234567"), any 7 to 15 digits
                 rf"(?P<keep>{_PHONE_KEYWORD})(?P<kw>\+?\d[\d ().-]{{5,20}}\d)(?!\w|[.-]\d)"
                 # international: +CC and groups
                 r"|(?<![\w+])\+[1-9]\d{0,2}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{1,4}){1,4}(?![\w.]|[ .-]\d)"
                 # North American: (555) 234-5678, 555-234-5678, 555.234.5678 (dotted: a valid exchange)
-                r"|(?<![\w.+-])(?:\([2-9]\d{2}\)[ ]?\d{3}[-. ]|[2-9]\d{2}-\d{3}-|[2-9]\d{2}\.[2-9]\d{2}\.)\d{4}(?![\w.-]|[-.]\d)"
+                r"|(?<![\w.+-])(?:\([2-9]\d{2}\)[ ]?\d{3}[-. ]|[2-9]\d{2}-\d{3}-|[2-9]\d{2}\.[2-9]\d{2}\.)\d{4}"
+                r"(?![\w.-]|[-.]\d)"
                 # national trunk prefix: 020 7946 0958, 07700 900123
                 r"|(?<![\w.+-])0\d{2,4}(?:[ -]\d{2,8}){1,3}(?![\w.-]|[ -]\d)",
                 _FLAGS,

@@ -18,8 +18,8 @@ from collections import Counter
 from typing import Any
 
 from aico.config.settings import Settings
-from aico.privacy.detectors import Detector, words_pattern, build_detectors
-from aico.privacy.rules import PrivacyRules
+from aico.privacy.detectors import Detector, build_detectors, words_pattern
+from aico.privacy.rules import DROP, PSEUDONYMIZE, SECRET, PrivacyRules
 from aico.schema.record import COLUMNS, Record
 from aico.store.keys import load_key
 
@@ -107,6 +107,13 @@ class Scrubber:
         self.counts["pseudonymized"] += 1
         return cached
 
+    def hmac_pads(self) -> tuple[bytes, bytes]:
+        """``(key ^ ipad, key ^ opad)`` of RFC 2104, for computing the same pseudonyms in SQL:
+        ``sha256(opad || sha256(ipad || value))`` (see ``aico.analytics.transform``)."""
+        key = self._key if len(self._key) <= 64 else hashlib.sha256(self._key).digest()
+        key = key.ljust(64, b"\0")
+        return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
     # -- JSON ------------------------------------------------------------------------------
     def scrub_json(self, text: str | None) -> str | None:
         """Scrubbed JSON text of an object: the same text when nothing was private."""
@@ -144,9 +151,10 @@ class Scrubber:
         return False, value
 
     def _scrub_object(self, obj: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-        rules, changed, out = self.rules, False, {}
+        judge, changed, out = self.rules.judge, False, dict[str, Any]()
         for key, value in obj.items():
-            if rules.is_dropped(key):
+            verdict = judge(key)
+            if verdict == DROP:
                 self.counts["dropped_field"] += 1
                 changed = True
                 continue
@@ -154,12 +162,12 @@ class Scrubber:
             changed |= new_key != key
             if value is None:
                 out[new_key] = None
-            elif rules.is_secret(key):
+            elif verdict == SECRET:
                 out[new_key] = SECRET_MASK
                 if value != SECRET_MASK:
                     self.counts["secret_field"] += 1
                     changed = True
-            elif rules.is_pseudonymized(key) and isinstance(value, str | int) and not isinstance(value, bool):
+            elif verdict == PSEUDONYMIZE and isinstance(value, str | int) and not isinstance(value, bool):
                 out[new_key] = self.pseudonymize(str(value))
                 changed = True
             else:

@@ -1,0 +1,154 @@
+"""``extra`` keys that are frequent become typed columns of ``logs``; the rest stays JSON.
+
+Before each chunk is loaded, the keys in its ``extra`` (but the promoted ones) are counted into
+``etl_extra_keys``. A key is promoted once it was seen on at least ``promote_min_records``
+records and ``promote_min_share`` of all records, and every value it ever had is of one type
+(integers -> BIGINT, numbers -> DOUBLE, booleans, strings); a key with mixed types is marked
+and stays JSON. Promotion adds the column ``extra_<key>`` and moves the key's values out of
+``extra`` for the rows loaded before, in the chunk's transaction; the chunk then loads with it.
+A value that cannot be cast to the column's type stays in ``extra``, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import duckdb
+
+from aico.config.settings import Analytics
+
+_SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
+_JSON_TYPES = {
+    "BIGINT": ("BIGINT", "UBIGINT"),
+    "DOUBLE": ("DOUBLE", "BIGINT", "UBIGINT"),
+    "BOOLEAN": ("BOOLEAN",),
+    "VARCHAR": ("VARCHAR",),
+}
+
+
+@dataclass(frozen=True)
+class Promoted:
+    key: str
+    column: str
+    kind: str
+
+    @property
+    def path(self) -> str:
+        return f'$."{self.key}"'
+
+    def value(self, source: str = "extra") -> str:
+        """The typed value of this key in ``source``, NULL when absent or of another type."""
+        types = ", ".join(f"'{t}'" for t in _JSON_TYPES[self.kind])
+        return (f"CASE WHEN json_type({source}, '{self.path}') IN ({types}) "
+                f"THEN TRY_CAST(json_extract_string({source}, '{self.path}') AS {self.kind}) END")
+
+    def value_of(self, raw: str) -> str:
+        """The typed value of ``raw``, this key's JSON value (or NULL), of another type NULL too."""
+        types = ", ".join(f"'{t}'" for t in _JSON_TYPES[self.kind])
+        return f"CASE WHEN json_type({raw}) IN ({types}) THEN TRY_CAST({raw} ->> '$' AS {self.kind}) END"
+
+
+def load(con: duckdb.DuckDBPyConnection) -> list[Promoted]:
+    rows = con.execute("SELECT key, column_name, column_type FROM etl_columns ORDER BY column_name").fetchall()
+    return [Promoted(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Flattening:
+    """SQL pieces for the insert: ``extra`` parsed once into the promoted keys' raw values."""
+
+    raw: str | None  # adds column ``px``: a struct of the promoted keys' JSON values
+    columns: list[str]  # the typed columns, from ``px``
+    remainder: str  # ``extra`` without what went into columns (refers to the typed columns)
+    column_names: tuple[str, ...] = ()
+
+
+def flattening(promoted: list[Promoted]) -> Flattening:
+    if not promoted:
+        return Flattening(None, [], "extra")
+    shape = "{" + ", ".join(f'"{p.key}": "JSON"' for p in promoted) + "}"
+    patch = ", ".join(f"""'{p.key}', CASE WHEN "{p.column}" IS NOT NULL THEN NULL ELSE px."{p.key}" END"""
+                      for p in promoted)
+    rest = f"json_merge_patch(extra, json_object({patch}))"
+    return Flattening(
+        raw=f"json_transform(extra, '{shape}') AS px",
+        columns=[f'{p.value_of(f"px.{chr(34)}{p.key}{chr(34)}")} AS "{p.column}"' for p in promoted],
+        remainder=f"CASE WHEN extra IS NULL THEN NULL ELSE nullif(CAST({rest} AS VARCHAR), '{{}}') END",
+        column_names=tuple(p.column for p in promoted),
+    )
+
+
+def remainder_expr(promoted: list[Promoted], source: str = "extra") -> str:
+    """``source`` without the keys whose values went into columns; NULL when nothing is left."""
+    if not promoted:
+        return source
+    patch = ", ".join(
+        f"'{p.key}', CASE WHEN ({p.value(source)}) IS NOT NULL THEN NULL ELSE json_extract({source}, '{p.path}') END"
+        for p in promoted
+    )
+    rest = f"json_merge_patch({source}, json_object({patch}))"
+    return f"CASE WHEN {source} IS NULL THEN NULL ELSE nullif(CAST({rest} AS VARCHAR), '{{}}') END"
+
+
+def count_keys(con: duckdb.DuckDBPyConnection, promoted: list[Promoted]) -> None:
+    """Add the keys of ``extra`` in ``stage`` (but the promoted ones) to ``etl_extra_keys``."""
+    done = f"WHERE k NOT IN ({', '.join(repr(p.key) for p in promoted)})" if promoted else ""
+    con.execute(f"""
+        INSERT INTO etl_extra_keys
+        SELECT k, count(*), NULL FROM (
+            SELECT unnest(json_keys(extra)) AS k FROM stage WHERE json_valid(extra) AND json_type(extra) = 'OBJECT')
+        {done}
+        GROUP BY k
+        ON CONFLICT (key) DO UPDATE SET seen = seen + excluded.seen
+    """)
+
+
+def _kind(types: set[str]) -> str | None:
+    types = types - {"NULL"}
+    for kind in ("BIGINT", "DOUBLE", "BOOLEAN", "VARCHAR"):
+        if types and types <= set(_JSON_TYPES[kind]):
+            return kind
+    return None
+
+
+def promote(con: duckdb.DuckDBPyConnection, cfg: Analytics, records_seen: int) -> list[Promoted]:
+    """Promote the keys that became frequent (moving the loaded rows' values); returns the new ones."""
+    current = load(con)
+    room = cfg.max_promoted_columns - len(current)
+    if room <= 0 or records_seen <= 0:
+        return []
+    taken = {p.column for p in current} | {r[0].lower() for r in con.execute("DESCRIBE logs").fetchall()}
+    rows = con.execute(
+        "SELECT key, seen FROM etl_extra_keys WHERE status IS NULL AND seen >= ? AND seen >= ? ORDER BY seen DESC, key",
+        [cfg.promote_min_records, cfg.promote_min_share * records_seen],
+    ).fetchall()
+    new: list[Promoted] = []
+    for key, _seen in rows:
+        if len(new) >= room:
+            break
+        column = f"extra_{key}".lower()
+        if not _SIMPLE_KEY.match(key) or column in taken:
+            con.execute("UPDATE etl_extra_keys SET status = 'unnamed' WHERE key = ?", [key])
+            continue
+        path = f'$."{key}"'
+        types = {t for (t,) in con.execute(f"""
+            SELECT DISTINCT json_type(extra, '{path}') FROM (
+                SELECT extra FROM logs UNION ALL SELECT extra FROM stage WHERE json_valid(extra))
+            WHERE json_exists(extra, '{path}')""").fetchall()}
+        kind = _kind(types)
+        if kind is None:
+            con.execute("UPDATE etl_extra_keys SET status = 'mixed' WHERE key = ?", [key])
+            continue
+        taken.add(column)
+        new.append(Promoted(key, column, kind))
+    # All columns first, then ONE update: DuckDB refuses to commit a second ALTER after an UPDATE.
+    for p in new:
+        con.execute(f'ALTER TABLE logs ADD COLUMN "{p.column}" {p.kind}')
+        con.execute("INSERT INTO etl_columns VALUES (?, ?, ?)", [p.key, p.column, p.kind])
+        con.execute("UPDATE etl_extra_keys SET status = 'promoted' WHERE key = ?", [p.key])
+    if new:
+        moved = ", ".join(f'"{p.column}" = {p.value()}' for p in new)
+        holds = " OR ".join(f"json_exists(extra, '{p.path}')" for p in new)
+        con.execute(f"UPDATE logs SET {moved}, extra = {remainder_expr(new)} WHERE {holds}")
+    return new
