@@ -215,12 +215,17 @@ def test_no_store_is_a_clear_error(settings: Settings) -> None:
 
 def test_invalid_rows_are_counted_not_fatal(asettings: Settings) -> None:
     """A stored row with an unreadable timestamp is left out and counted; the rest loads."""
-    raws = etl_data.raw_records(20)
+    raws = etl_data.raw_records(40)
     etl_data.store_records(asettings, raws)
     from aico.store.repository import LogStore
 
     with LogStore.open(asettings, writer=True) as store:
         store.conn.execute("UPDATE logs SET timestamp = 'not a time' WHERE id = 2")
+        store.conn.execute("""UPDATE logs SET extra = '{"status": 1, "status": 2}' WHERE id = 4""")
+        store.conn.execute("UPDATE logs SET extra = 'not json' WHERE id = 5")
     result = run_etl(asettings, now=datetime.now(UTC))
-    assert result.invalid == (1 if raws[1]["level"] != "DEBUG" else 0)
-    assert result.loaded == len(etl_data.kept(raws)) - result.invalid
+    assert raws[1]["level"] != "DEBUG" and result.invalid == 1
+    assert result.loaded == len(etl_data.kept(raws)) - 1
+    odd = {r["id"]: r for r in rows(asettings, "SELECT id, extra, extra_status FROM logs WHERE id IN (4, 5)")}
+    assert odd[4]["extra"] == '{"status": 1, "status": 2}' and odd[4]["extra_status"] is None  # kept whole
+    assert odd[5]["extra"] is None

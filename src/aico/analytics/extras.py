@@ -56,25 +56,25 @@ def load(con: duckdb.DuckDBPyConnection) -> list[Promoted]:
 
 @dataclass(frozen=True)
 class Flattening:
-    """SQL pieces for the insert: ``extra`` parsed once into the promoted keys' raw values."""
+    """SQL pieces for the insert: ``extra`` (a valid JSON object or NULL) parsed ONCE into a map."""
 
-    raw: str | None  # adds column ``px``: a struct of the promoted keys' JSON values
-    columns: list[str]  # the typed columns, from ``px``
-    remainder: str  # ``extra`` without what went into columns (refers to the typed columns)
+    raw: str | None  # adds column ``xm``: MAP(key -> JSON value), NULL when extra has duplicate keys
+    columns: list[str]  # the typed columns, from ``xm``
+    remainder: str  # ``extra`` without the entries that went into columns
     column_names: tuple[str, ...] = ()
 
 
 def flattening(promoted: list[Promoted]) -> Flattening:
     if not promoted:
         return Flattening(None, [], "extra")
-    shape = "{" + ", ".join(f'"{p.key}": "JSON"' for p in promoted) + "}"
-    patch = ", ".join(f"""'{p.key}', CASE WHEN "{p.column}" IS NOT NULL THEN NULL ELSE px."{p.key}" END"""
-                      for p in promoted)
-    rest = f"json_merge_patch(extra, json_object({patch}))"
+    moved = " OR ".join(f"(e.key = '{p.key}' AND ({p.value_of('e.value')}) IS NOT NULL)" for p in promoted)
+    rest = f"to_json(map_from_entries(list_filter(map_entries(xm), e -> NOT ({moved}))))"
     return Flattening(
-        raw=f"json_transform(extra, '{shape}') AS px",
-        columns=[f'{p.value_of(f"px.{chr(34)}{p.key}{chr(34)}")} AS "{p.column}"' for p in promoted],
-        remainder=f"CASE WHEN extra IS NULL THEN NULL ELSE nullif(CAST({rest} AS VARCHAR), '{{}}') END",
+        # a MAP refuses duplicate keys (no aico writer makes them): such an extra stays whole, as JSON
+        raw="CASE WHEN len(json_keys(extra)) = len(list_distinct(json_keys(extra))) "
+            """THEN json_transform(extra, '"MAP(VARCHAR, JSON)"') END AS xm""",
+        columns=[p.value_of(f"xm['{p.key}']") + f' AS "{p.column}"' for p in promoted],
+        remainder=f"CASE WHEN xm IS NULL THEN extra ELSE nullif(CAST({rest} AS VARCHAR), '{{}}') END",
         column_names=tuple(p.column for p in promoted),
     )
 
