@@ -14,12 +14,19 @@ import pyarrow as pa
 
 from aico.analytics.transform import pseudonymized_columns
 from aico.privacy import Scrubber
+from aico.privacy.scrubber import JSON_ESCAPES
 
 _SCRUBBED = ("message", "extra", "error_details")
 
 
 def _lit(pattern: str) -> str:
     return "'" + pattern.replace("'", "''") + "'"
+
+
+def _plain(column: str) -> str:
+    """The JSON text with each escape made a space, as ``Scrubber.scrub_json`` pre-checks it."""
+    return (f"CASE WHEN contains({column}, '\\') "
+            f"THEN regexp_replace({column}, {_lit(JSON_ESCAPES)}, ' ', 'g') ELSE {column} END")
 
 
 def scrub_stage(con: duckdb.DuckDBPyConnection, scrubber: Scrubber) -> int:
@@ -33,8 +40,8 @@ def scrub_stage(con: duckdb.DuckDBPyConnection, scrubber: Scrubber) -> int:
         SELECT id, message, extra, error_details, CASE WHEN m THEN {flags} ELSE 0 END AS flags, x, e
         FROM (SELECT id, message, extra, error_details,
                      coalesce(regexp_matches(message, {text}), false) AS m,
-                     coalesce(regexp_matches(extra, {json_pre}), false) AS x,
-                     coalesce(regexp_matches(error_details, {json_pre}), false) AS e
+                     coalesce(regexp_matches({_plain("extra")}, {json_pre}), false) AS x,
+                     coalesce(regexp_matches({_plain("error_details")}, {json_pre}), false) AS e
               FROM stage)
         WHERE m OR x OR e
     """).fetchall()

@@ -28,6 +28,17 @@ PSEUDONYM_CHARS = 32  # 128 bits of HMAC-SHA256: collisions are not a concern fo
 _BIG_INT = 10**12  # integers this large may be card numbers written without quotes
 
 
+#: JSON escapes (RE2 and Python): the pre-checks of JSON text run on it with each escape made a space,
+#: so "\\n+1 202..." still shows a phone number after a line break (``unescape_for_precheck``).
+JSON_ESCAPES = r'\\(?:[nrtbf"/\\]|u[0-9a-fA-F]{4})'
+_JSON_ESCAPES = re.compile(JSON_ESCAPES)
+
+
+def unescape_for_precheck(text: str) -> str:
+    """``text`` with every JSON escape made one space: what ``json_precheck`` is matched against."""
+    return _JSON_ESCAPES.sub(" ", text) if "\\" in text else text
+
+
 def load_privacy_key(settings: Settings, *, create: bool) -> bytes:
     """The HMAC key of pseudonyms: kept like the database key (``AICO_PRIVACY_KEY`` overrides)."""
     return load_key(settings, "privacy", create=create, env_var="AICO_PRIVACY_KEY").encode()
@@ -50,7 +61,8 @@ class Scrubber:
         #: RE2-compatible: text that does not match it is never changed by ``scrub_text``.
         self.text_precheck = "|".join(quick) if quick else r"[^\s\S]"
         names = words_pattern(rules.name_words())
-        #: RE2-compatible: JSON text that does not match it is never changed by ``scrub_json``.
+        #: RE2-compatible: JSON text that does not match it (after ``unescape_for_precheck``) is never
+        #: changed by ``scrub_json``.
         self.json_precheck = "|".join([*quick, f"(?i:{names})"] if names else quick) or r"[^\s\S]"
         self._text_quick = re.compile(self.text_precheck, re.ASCII)
         self._json_quick = re.compile(self.json_precheck, re.ASCII)
@@ -117,40 +129,46 @@ class Scrubber:
     # -- JSON ------------------------------------------------------------------------------
     def scrub_json(self, text: str | None) -> str | None:
         """Scrubbed JSON text of an object: the same text when nothing was private."""
-        if not text or not self._json_quick.search(text):
+        if not text:
+            return text
+        plain = unescape_for_precheck(text)
+        if not self._json_quick.search(plain):
             return text
         try:
             value = json.loads(text)
         except ValueError:
             self.counts["invalid_json"] += 1
             return self.scrub_text(text)
-        changed, out = self.scrub_value(value)
+        # only names matched: the strings inside need no detector, just the walk over the names
+        changed, out = self.scrub_value(value, scan=self._text_quick.search(plain) is not None)
         if not changed:
             return text
         if out is None or out == {}:
             return None
         return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
 
-    def scrub_value(self, value: Any) -> tuple[bool, Any]:
-        """``(changed, value)``: objects walked recursively, names judged, strings scrubbed."""
+    def scrub_value(self, value: Any, *, scan: bool = True) -> tuple[bool, Any]:
+        """``(changed, value)``: objects walked recursively, names judged, strings scrubbed (if ``scan``)."""
         if isinstance(value, str):
+            if not scan:
+                return False, value
             out = self.scrub_text(value)
             return out is not value and out != value, out
         if isinstance(value, dict):
-            return self._scrub_object(value)
+            return self._scrub_object(value, scan)
         if isinstance(value, list):
             changed, items = False, []
             for item in value:
-                c, v = self.scrub_value(item)
+                c, v = self.scrub_value(item, scan=scan)
                 changed |= c
                 items.append(v)
             return changed, items
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _BIG_INT:
+        if scan and isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _BIG_INT:
             masked = self.scrub_text(str(value))
             return (True, masked) if masked != str(value) else (False, value)
         return False, value
 
-    def _scrub_object(self, obj: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    def _scrub_object(self, obj: dict[str, Any], scan: bool) -> tuple[bool, dict[str, Any]]:
         judge, changed, out = self.rules.judge, False, dict[str, Any]()
         for key, value in obj.items():
             verdict = judge(key)
@@ -158,7 +176,7 @@ class Scrubber:
                 self.counts["dropped_field"] += 1
                 changed = True
                 continue
-            new_key = self.scrub_text(key)
+            new_key = self.scrub_text(key) if scan else key
             changed |= new_key != key
             if value is None:
                 out[new_key] = None
@@ -171,7 +189,7 @@ class Scrubber:
                 out[new_key] = self.pseudonymize(str(value))
                 changed = True
             else:
-                c, out[new_key] = self.scrub_value(value)
+                c, out[new_key] = self.scrub_value(value, scan=scan)
                 changed |= c
         return changed, out
 
