@@ -12,6 +12,7 @@ import pyarrow.dataset as ds
 import pytest
 
 import etl_data
+from aico.analytics.connection import open_analytics
 from aico.analytics.etl import run_etl
 from aico.analytics.plugin import LogAnalyticsPlugin
 from aico.analytics.query import run_query
@@ -138,3 +139,13 @@ def test_plugin_runs_on_schedule(env: dict[str, str], settings: Settings, monkey
     finally:
         plugin.stop()
     assert plugin.status()["state"] == "stopped"
+
+
+def test_busy_database_is_a_clear_error(env: dict[str, str], settings: Settings) -> None:
+    """While one process holds the database (a run in progress), another gets a one-line answer."""
+    etl_data.store_records(settings, etl_data.raw_records(10))
+    run_etl(settings)
+    with open_analytics(settings):
+        result = run_aico(env, "analytics", "etl")
+    assert result.returncode == 1 and "in use by another process" in result.stderr, result.stderr
+    assert run_aico(env, "analytics", "etl").returncode == 0

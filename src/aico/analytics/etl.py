@@ -1,7 +1,8 @@
 """One ETL run: log store -> scrub -> flatten -> encrypted DuckDB, then rollups and Parquet.
 
     prune       records older than the retention window leave analytics (their days go dirty)
-    extract     source id windows after the watermark, filtered by level and retention (libSQL)
+    extract     source id windows after the watermark, filtered by level and retention (libSQL),
+                read one ahead by a helper thread
     per window, in ONE DuckDB transaction:
       stage     JSON rows -> temp table (DuckDB parses them)
       scrub     pre-checks in DuckDB, detectors in Python on the rows they select
@@ -26,6 +27,7 @@ import duckdb
 from aico.analytics import extras, parquet, rollups, schema, scrub, state, transform
 from aico.analytics.connection import open_analytics, transaction
 from aico.analytics.filters import SourceFilter
+from aico.analytics.source import prefetch
 from aico.config.settings import Analytics, Settings
 from aico.errors import StoreError
 from aico.privacy import Scrubber
@@ -129,8 +131,8 @@ def run_etl(settings: Settings, *, full: bool = False, parquet_dir: Path | None 
         with transaction(con):
             result.pruned = rollups.prune(con, source_filter.since)
         seen = current.records_seen
-        chunks = store.iter_since(current.watermark, chunk=cfg.chunk_size, upto=top,
-                                  levels=source_filter.levels, since=source_filter.since)
+        chunks = prefetch(store.iter_since(current.watermark, chunk=cfg.chunk_size, upto=top,
+                                           levels=source_filter.levels, since=source_filter.since))
         phase = _Phases(result)
         for chunk in chunks:
             phase("extract")
