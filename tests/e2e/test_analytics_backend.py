@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-import etl_data
 from aico.config import Settings
+
+import etl_data
 from support import Backend, run_aico, wait_until
 
 

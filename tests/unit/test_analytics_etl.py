@@ -10,13 +10,15 @@ from typing import Any
 import duckdb
 import pytest
 
-import etl_data
 from aico.analytics import etl
 from aico.analytics.connection import open_analytics
 from aico.analytics.etl import run_etl
 from aico.config import Settings, load_settings
 from aico.errors import EncryptionKeyError, StoreError
 from aico.schema.timestamps import format_utc
+from aico.store.repository import LogStore
+
+import etl_data
 
 
 @pytest.fixture
@@ -196,10 +198,14 @@ def test_retention_prunes_and_recomputes(loaded: tuple[Settings, list[dict[str, 
     assert rollups(settings) == etl_data.expected_rollups(remaining)
 
 
-def test_source_reset_needs_a_full_run(loaded: tuple[Settings, Any, Any], tmp_path: Path) -> None:
-    """A recreated (smaller) log store is refused with advice, not silently skipped."""
+def test_source_reset_needs_a_full_run(loaded: tuple[Settings, Any, Any]) -> None:
+    """Rows deleted by retention are no reset; a recreated (smaller) log store is refused with advice."""
     settings = loaded[0]
-    settings.database_path.rename(tmp_path / "old.db")
+    with LogStore.open(settings, writer=True) as store:
+        store.conn.execute("DELETE FROM logs")
+    assert run_etl(settings).loaded == 0  # ids are never reused: the watermark still holds
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{settings.database_path}{suffix}").unlink(missing_ok=True)
     etl_data.store_records(settings, etl_data.raw_records(10))
     with pytest.raises(StoreError, match="--full"):
         run_etl(settings)
@@ -217,8 +223,6 @@ def test_invalid_rows_are_counted_not_fatal(asettings: Settings) -> None:
     """A stored row with an unreadable timestamp is left out and counted; the rest loads."""
     raws = etl_data.raw_records(40)
     etl_data.store_records(asettings, raws)
-    from aico.store.repository import LogStore
-
     with LogStore.open(asettings, writer=True) as store:
         store.conn.execute("UPDATE logs SET timestamp = 'not a time' WHERE id = 2")
         store.conn.execute("""UPDATE logs SET extra = '{"status": 1, "status": 2}' WHERE id = 4""")

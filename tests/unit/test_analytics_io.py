@@ -11,7 +11,6 @@ from typing import Any
 import pyarrow.dataset as ds
 import pytest
 
-import etl_data
 from aico.analytics.connection import open_analytics
 from aico.analytics.etl import run_etl
 from aico.analytics.plugin import LogAnalyticsPlugin
@@ -23,6 +22,7 @@ from aico.errors import QueryError, ReadOnlyQueryError
 from aico.store.export import EXPORT_COLUMNS
 from aico.store.repository import LogStore
 
+import etl_data
 from support import run_aico, wait_until
 
 

@@ -11,7 +11,7 @@ import queue
 import threading
 from collections.abc import Iterator
 
-from aico.store.repository import SourceChunk
+from aico.store.export import SourceChunk
 
 _DONE = object()
 
