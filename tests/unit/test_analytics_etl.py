@@ -233,3 +233,13 @@ def test_invalid_rows_are_counted_not_fatal(asettings: Settings) -> None:
     odd = {r["id"]: r for r in rows(asettings, "SELECT id, extra, extra_status FROM logs WHERE id IN (4, 5)")}
     assert odd[4]["extra"] == '{"status": 1, "status": 2}' and odd[4]["extra_status"] is None  # kept whole
     assert odd[5]["extra"] is None
+
+
+def test_lost_pseudonym_key_needs_a_full_run(loaded: tuple[Settings, Any, Any]) -> None:
+    """Without the pseudonym key, new records would not join with loaded ones: refused until --full."""
+    settings = loaded[0]
+    (settings.keys_dir / "privacy.key").unlink()
+    with pytest.raises(EncryptionKeyError, match="no privacy key"):
+        run_etl(settings)
+    assert run_etl(settings, full=True).loaded == loaded[2].loaded
+    assert (settings.keys_dir / "privacy.key").exists()

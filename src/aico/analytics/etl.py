@@ -17,6 +17,7 @@ A crash anywhere loses at most the window in progress, which the next run does a
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,7 +112,9 @@ def run_etl(settings: Settings, *, full: bool = False, parquet_dir: Path | None 
     clock = time.perf_counter()
     started_at = datetime.now(UTC)
     cfg = settings.core.analytics
-    scrubber = scrubber or Scrubber.from_settings(settings, create_key=True)
+    # A new pseudonym key only with a new (or rebuilt) database: pseudonyms made under another key
+    # would not join with the ones already loaded.
+    scrubber = scrubber or Scrubber.from_settings(settings, create_key=full or not settings.analytics_path.exists())
     counts_before = dict(scrubber.counts)
     source_filter = SourceFilter.from_settings(settings, now or started_at)
     result = EtlResult(mode="full" if full else "incremental")
@@ -131,13 +134,14 @@ def run_etl(settings: Settings, *, full: bool = False, parquet_dir: Path | None 
         with transaction(con):
             result.pruned = rollups.prune(con, source_filter.since)
         seen = current.records_seen
-        chunks = prefetch(store.iter_since(current.watermark, chunk=cfg.chunk_size, upto=top,
-                                           levels=source_filter.levels, since=source_filter.since))
+        windows = store.iter_since(current.watermark, chunk=cfg.chunk_size, upto=top,
+                                   levels=source_filter.levels, since=source_filter.since)
         phase = _Phases(result)
-        for chunk in chunks:
-            phase("extract")
-            seen = load_chunk(con, chunk, scrubber, cfg, result, seen)
-            phase.mark = time.perf_counter()
+        with closing(prefetch(windows)) as chunks:  # closed (reader joined) before the store is
+            for chunk in chunks:
+                phase("extract")
+                seen = load_chunk(con, chunk, scrubber, cfg, result, seen)
+                phase.mark = time.perf_counter()
         phase("extract")
         dirty = {d for (d,) in con.execute("SELECT day FROM etl_dirty_days").fetchall()}
         result.rollup_days = rollups.recompute(con)

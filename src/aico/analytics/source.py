@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from aico.store.export import SourceChunk
 
 _DONE = object()
 
 
-def prefetch(chunks: Iterator[SourceChunk]) -> Iterator[SourceChunk]:
-    """``chunks`` in order, each read ahead of its use by a helper thread."""
+def prefetch(chunks: Iterator[SourceChunk]) -> Generator[SourceChunk, None, None]:
+    """``chunks`` in order, each read ahead of its use by a helper thread.
+
+    Close the generator (``contextlib.closing``) before closing the store: that stops and joins
+    the reader.
+    """
     ready: queue.Queue[object] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
