@@ -6,7 +6,8 @@ records and ``promote_min_share`` of all records, and every value it ever had is
 (integers -> BIGINT, numbers -> DOUBLE, booleans, strings); a key with mixed types is marked
 and stays JSON. Promotion adds the column ``extra_<key>`` and moves the key's values out of
 ``extra`` for the rows loaded before, in the chunk's transaction; the chunk then loads with it.
-A value that cannot be cast to the column's type stays in ``extra``, so nothing is lost.
+Values are cast to the column's type where they can be (the string "12.5" into a DOUBLE
+column); a value that cannot be cast stays in ``extra``, so nothing is lost.
 """
 
 from __future__ import annotations
@@ -33,21 +34,6 @@ class Promoted:
     column: str
     kind: str
 
-    @property
-    def path(self) -> str:
-        return f'$."{self.key}"'
-
-    def value(self, source: str = "extra") -> str:
-        """The typed value of this key in ``source``, NULL when absent or of another type."""
-        types = ", ".join(f"'{t}'" for t in _JSON_TYPES[self.kind])
-        return (f"CASE WHEN json_type({source}, '{self.path}') IN ({types}) "
-                f"THEN TRY_CAST(json_extract_string({source}, '{self.path}') AS {self.kind}) END")
-
-    def value_of(self, raw: str) -> str:
-        """The typed value of ``raw``, this key's JSON value (or NULL), of another type NULL too."""
-        types = ", ".join(f"'{t}'" for t in _JSON_TYPES[self.kind])
-        return f"CASE WHEN json_type({raw}) IN ({types}) THEN TRY_CAST({raw} ->> '$' AS {self.kind}) END"
-
 
 def load(con: duckdb.DuckDBPyConnection) -> list[Promoted]:
     rows = con.execute("SELECT key, column_name, column_type FROM etl_columns ORDER BY column_name").fetchall()
@@ -56,10 +42,15 @@ def load(con: duckdb.DuckDBPyConnection) -> list[Promoted]:
 
 @dataclass(frozen=True)
 class Flattening:
-    """SQL pieces for the insert: ``extra`` (a valid JSON object or NULL) parsed ONCE into a map."""
+    """SQL pieces for the insert, over a source with a column ``extra`` (a JSON object or NULL).
 
-    raw: str | None  # adds column ``xm``: MAP(key -> JSON value), NULL when extra has duplicate keys
-    columns: list[str]  # the typed columns, from ``xm``
+    ``extra`` is parsed once into its keys (``xk``) and once into a struct of the promoted keys,
+    each cast to its column's type (``xt``; NULL where absent or not castable). The remainder is
+    built from a map of the entries only for rows that keep something besides promoted keys.
+    """
+
+    inputs: str | None  # the columns ``xk`` and ``xt``, computed in an inner SELECT
+    columns: list[str]  # the typed columns
     remainder: str  # ``extra`` without the entries that went into columns
     column_names: tuple[str, ...] = ()
 
@@ -67,28 +58,33 @@ class Flattening:
 def flattening(promoted: list[Promoted]) -> Flattening:
     if not promoted:
         return Flattening(None, [], "extra")
-    moved = " OR ".join(f"(e.key = '{p.key}' AND ({p.value_of('e.value')}) IS NOT NULL)" for p in promoted)
-    rest = f"to_json(map_from_entries(list_filter(map_entries(xm), e -> NOT ({moved}))))"
+    shape = "{" + ", ".join(f'"{p.key}": "{p.kind}"' for p in promoted) + "}"
+    moved = " + ".join(f'(xt."{p.key}" IS NOT NULL)::INTEGER' for p in promoted)
+    kept = " OR ".join(f"""(e.key = '{p.key}' AND xt."{p.key}" IS NOT NULL)""" for p in promoted)
+    entries = """map_entries(json_transform(extra, '"MAP(VARCHAR, JSON)"'))"""
     return Flattening(
-        # a MAP refuses duplicate keys (no aico writer makes them): such an extra stays whole, as JSON
-        raw="CASE WHEN len(json_keys(extra)) = len(list_distinct(json_keys(extra))) "
-            """THEN json_transform(extra, '"MAP(VARCHAR, JSON)"') END AS xm""",
-        columns=[p.value_of(f"xm['{p.key}']") + f' AS "{p.column}"' for p in promoted],
-        remainder=f"CASE WHEN xm IS NULL THEN extra ELSE nullif(CAST({rest} AS VARCHAR), '{{}}') END",
+        inputs=f"json_keys(extra) AS xk, json_transform(extra, '{shape}') AS xt",
+        columns=[f'xt."{p.key}" AS "{p.column}"' for p in promoted],
+        remainder=(
+            f"CASE WHEN extra IS NULL THEN NULL WHEN len(xk) = {moved} THEN NULL "
+            # a MAP refuses duplicate keys (no aico writer makes them): such an extra stays whole
+            "WHEN len(xk) <> len(list_distinct(xk)) THEN extra "
+            f"ELSE nullif(CAST(to_json(map_from_entries(list_filter({entries}, e -> NOT ({kept})))) AS VARCHAR), "
+            "'{}') END"
+        ),
         column_names=tuple(p.column for p in promoted),
     )
 
 
-def remainder_expr(promoted: list[Promoted], source: str = "extra") -> str:
-    """``source`` without the keys whose values went into columns; NULL when nothing is left."""
-    if not promoted:
-        return source
-    patch = ", ".join(
-        f"'{p.key}', CASE WHEN ({p.value(source)}) IS NOT NULL THEN NULL ELSE json_extract({source}, '{p.path}') END"
-        for p in promoted
-    )
-    rest = f"json_merge_patch({source}, json_object({patch}))"
-    return f"CASE WHEN {source} IS NULL THEN NULL ELSE nullif(CAST({rest} AS VARCHAR), '{{}}') END"
+def backfill(con: duckdb.DuckDBPyConnection, new: list[Promoted]) -> None:
+    """Move the new columns' values out of ``extra`` for the rows already loaded."""
+    flat = flattening(new)
+    moved = ", ".join(f'"{c}" = f."{c}"' for c in flat.column_names)
+    con.execute(f"""
+        UPDATE logs SET {moved}, extra = f.extra
+        FROM (SELECT id, {', '.join(flat.columns)}, {flat.remainder} AS extra
+              FROM (SELECT id, extra, {flat.inputs} FROM logs WHERE extra IS NOT NULL)) AS f
+        WHERE logs.id = f.id""")
 
 
 def count_keys(con: duckdb.DuckDBPyConnection, promoted: list[Promoted]) -> None:
@@ -148,7 +144,5 @@ def promote(con: duckdb.DuckDBPyConnection, cfg: Analytics, records_seen: int) -
         con.execute("INSERT INTO etl_columns VALUES (?, ?, ?)", [p.key, p.column, p.kind])
         con.execute("UPDATE etl_extra_keys SET status = 'promoted' WHERE key = ?", [p.key])
     if new:
-        moved = ", ".join(f'"{p.column}" = {p.value()}' for p in new)
-        holds = " OR ".join(f"json_exists(extra, '{p.path}')" for p in new)
-        con.execute(f"UPDATE logs SET {moved}, extra = {remainder_expr(new)} WHERE {holds}")
+        backfill(con, new)
     return new

@@ -105,7 +105,7 @@ def flatten_select(scrubber: Scrubber, flat: Flattening) -> str:
         f"{flat.remainder} AS extra",
     ]
     typed = f", {', '.join(flat.columns)}" if flat.columns else ""
-    raw = f", {flat.raw}" if flat.raw else ""
+    inputs = f", {flat.inputs}" if flat.inputs else ""
     return f"""
         SELECT {', '.join(columns)}
         FROM (
@@ -114,7 +114,7 @@ def flatten_select(scrubber: Scrubber, flat: Flattening) -> str:
                 SELECT *,
                     json_extract_string(ed, '$.type') AS e_type,
                     json_extract_string(ed, '$.message') AS e_message,
-                    json_extract_string(ed, '$.stack') AS e_stack{raw}
+                    json_extract_string(ed, '$.stack') AS e_stack{inputs}
                 FROM (
                     SELECT * EXCLUDE (timestamp, error_details, extra),
                         timestamp AS ts_text, TRY_CAST(timestamp AS TIMESTAMPTZ) AS ts,
