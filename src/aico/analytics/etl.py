@@ -28,12 +28,11 @@ import duckdb
 from aico.analytics import extras, parquet, rollups, schema, scrub, state, transform
 from aico.analytics.connection import open_analytics, transaction
 from aico.analytics.filters import SourceFilter
-from aico.analytics.source import prefetch
+from aico.analytics.source import Window, prefetch
 from aico.config.settings import Analytics, Settings
 from aico.errors import StoreError
 from aico.privacy import Scrubber
 from aico.schema.timestamps import format_utc
-from aico.store.export import SourceChunk
 from aico.store.repository import LogStore
 
 
@@ -77,12 +76,13 @@ class _Phases:
         self.mark = now
 
 
-def load_chunk(con: duckdb.DuckDBPyConnection, chunk: SourceChunk, scrubber: Scrubber, cfg: Analytics,
+def load_chunk(con: duckdb.DuckDBPyConnection, window: Window, scrubber: Scrubber, cfg: Analytics,
                result: EtlResult, records_seen: int) -> int:
     """Scrub, flatten and load one window, moving the watermark with it; returns records seen so far."""
     phase = _Phases(result)
+    chunk = window.chunk
     with transaction(con):
-        staged = transform.stage(con, chunk.rows) if chunk.rows else 0
+        staged = transform.stage(con, window.rows) if chunk.rows else 0
         phase("stage")
         loaded = 0
         if staged:
@@ -137,10 +137,10 @@ def run_etl(settings: Settings, *, full: bool = False, parquet_dir: Path | None 
         windows = store.iter_since(current.watermark, chunk=cfg.chunk_size, upto=top,
                                    levels=source_filter.levels, since=source_filter.since)
         phase = _Phases(result)
-        with closing(prefetch(windows)) as chunks:  # closed (reader joined) before the store is
-            for chunk in chunks:
+        with closing(prefetch(windows)) as ready:  # closed (reader joined) before the store is
+            for window in ready:
                 phase("extract")
-                seen = load_chunk(con, chunk, scrubber, cfg, result, seen)
+                seen = load_chunk(con, window, scrubber, cfg, result, seen)
                 phase.mark = time.perf_counter()
         phase("extract")
         dirty = {d for (d,) in con.execute("SELECT day FROM etl_dirty_days").fetchall()}

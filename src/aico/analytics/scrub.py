@@ -37,20 +37,22 @@ def scrub_stage(con: duckdb.DuckDBPyConnection, scrubber: Scrubber) -> int:
         for i, q in enumerate(scrubber.quick_patterns)
     ) or "0"
     candidates = con.execute(f"""
-        SELECT id, message, extra, error_details, CASE WHEN m THEN {flags} ELSE 0 END AS flags, x, e
-        FROM (SELECT id, message, extra, error_details,
+        SELECT id, message, extra, error_details, CASE WHEN m THEN {flags} ELSE 0 END AS flags,
+            x, CASE WHEN x THEN regexp_matches(px, {text}) END AS x_text,
+            e, CASE WHEN e THEN regexp_matches(pe, {text}) END AS e_text
+        FROM (SELECT id, message, extra, error_details, px, pe,
                      coalesce(regexp_matches(message, {text}), false) AS m,
-                     coalesce(regexp_matches({_plain("extra")}, {json_pre}), false) AS x,
-                     coalesce(regexp_matches({_plain("error_details")}, {json_pre}), false) AS e
-              FROM stage)
+                     coalesce(regexp_matches(px, {json_pre}), false) AS x,
+                     coalesce(regexp_matches(pe, {json_pre}), false) AS e
+              FROM (SELECT *, {_plain("extra")} AS px, {_plain("error_details")} AS pe FROM stage))
         WHERE m OR x OR e
     """).fetchall()
     changed: dict[str, list[object]] = {"id": [], **{c: [] for c in _SCRUBBED}}
-    for row_id, message, extra, error_details, bits, in_extra, in_error in candidates:
+    for row_id, message, extra, error_details, bits, in_extra, x_text, in_error, e_text in candidates:
         new = (
             scrubber.scrub_text_flagged(message, bits) if bits else message,
-            scrubber.scrub_json(extra) if in_extra else extra,
-            scrubber.scrub_json(error_details) if in_error else error_details,
+            scrubber.scrub_json(extra, scan=x_text) if in_extra else extra,
+            scrubber.scrub_json(error_details, scan=e_text) if in_error else error_details,
         )
         if new != (message, extra, error_details):
             changed["id"].append(row_id)

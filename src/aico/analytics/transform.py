@@ -1,7 +1,7 @@
 """Normalise, flatten and enrich a staged chunk in SQL, and insert it into ``logs``.
 
 The chunk arrives as JSON array texts (``aico.store.export.EXPORT_COLUMNS``) in an Arrow
-table; DuckDB parses them into the temp table ``stage`` (text as stored), the scrubber edits it
+table (``source.Window``); DuckDB parses them into the temp table ``stage`` (text as stored), the scrubber edits it
 in place, and one ``INSERT ... SELECT`` types, flattens and loads it:
 
 - ``ts`` a UTC ``TIMESTAMPTZ``, ``day`` its calendar day, ``level_no`` and ``severity_bucket``
@@ -44,9 +44,8 @@ def pseudonymized_columns(scrubber: Scrubber) -> list[str]:
     return [c for c in _PLAIN if rules.is_pseudonymized(c) and not rules.is_dropped(c)]
 
 
-def stage(con: duckdb.DuckDBPyConnection, rows: list[str]) -> int:
-    """Parse the JSON rows into the temp table ``stage``; returns the number of rows."""
-    source = pa.table({"j": pa.array(rows, pa.string())})
+def stage(con: duckdb.DuckDBPyConnection, source: pa.Table) -> int:
+    """Parse the JSON row texts (column ``j``) into the temp table ``stage``; returns the number of rows."""
     fields = ", ".join(
         f"TRY_CAST(r[{i + 1}] AS {_INT_COLUMNS[c]}) AS {c}" if c in _INT_COLUMNS else f"r[{i + 1}] AS {c}"
         for i, c in enumerate(EXPORT_COLUMNS)
@@ -59,7 +58,7 @@ def stage(con: duckdb.DuckDBPyConnection, rows: list[str]) -> int:
         )
     finally:
         con.unregister("chunk_source")
-    return len(rows)
+    return source.num_rows
 
 
 # Stack text with the message taken out and numbers/addresses blanked: what identifies the error.

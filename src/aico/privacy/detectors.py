@@ -79,24 +79,39 @@ def _valid_phone(m: re.Match[str], text: str) -> bool:
     if m.group("kw"):
         lo, hi, value = 7, 15, m.group("kw")
     else:
-        if _VERSION_BEFORE.search(text, max(0, m.start() - 24), m.start()):
+        if follows_version(text, m.start()):
             return False
         value = m.group(0)
         lo, hi = (8, 15) if value.startswith("+") else (9, 12) if value.startswith("0") else (10, 10)
     return lo <= sum(ch.isdigit() for ch in value) <= hi
 
 
-_VERSION_BEFORE = re.compile(r"(?:\b(?i:version|ver|release|build|firmware|rev|v)[\s:=#]{0,3}|[A-Za-z][\w.-]*/)\Z")
+_VERSION_WORDS = ("version", "ver", "release", "build", "firmware", "rev", "v")
+_PRODUCT = re.compile(r"[A-Za-z][\w.-]*\Z")
+
+
+def follows_version(text: str, start: int) -> bool:
+    """Whether ``text[start:]`` comes right after "version", "build ", "v" or a "product/" token."""
+    before = text[max(0, start - 24):start]
+    if before.endswith("/"):
+        return _PRODUCT.search(before, 0, len(before) - 1) is not None  # "agent/1.2.3.4", not "http://"
+    word = before.rstrip(" \t\n:=#")
+    if len(before) - len(word) > 3:
+        return False
+    word = word.lower()
+    for w in _VERSION_WORDS:
+        if word.endswith(w):
+            edge = len(word) - len(w) - 1
+            return edge < 0 or not (word[edge].isalnum() or word[edge] == "_")
+    return False
 
 
 def _ipv4_check(keep_local: bool) -> Validator:
     def check(m: re.Match[str], text: str) -> bool:
-        if _VERSION_BEFORE.search(text, max(0, m.start() - 24), m.start()):
+        if follows_version(text, m.start()):
             return False  # "version 1.2.3.4", "agent/1.2.3.4"
-        if keep_local:
-            addr = ipaddress.IPv4Address(m.group(0))
-            return not (addr.is_loopback or addr.is_unspecified)
-        return True
+        value = m.group(0)
+        return not (keep_local and (value.startswith("127.") or value == "0.0.0.0"))
 
     return check
 

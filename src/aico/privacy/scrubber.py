@@ -127,20 +127,26 @@ class Scrubber:
         return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
     # -- JSON ------------------------------------------------------------------------------
-    def scrub_json(self, text: str | None) -> str | None:
-        """Scrubbed JSON text of an object: the same text when nothing was private."""
+    def scrub_json(self, text: str | None, *, scan: bool | None = None) -> str | None:
+        """Scrubbed JSON text of an object: the same text when nothing was private.
+
+        A caller that already matched ``json_precheck`` (and ``text_precheck``, giving ``scan``)
+        against ``unescape_for_precheck(text)`` passes ``scan`` and skips both here.
+        """
         if not text:
             return text
-        plain = unescape_for_precheck(text)
-        if not self._json_quick.search(plain):
-            return text
+        if scan is None:
+            plain = unescape_for_precheck(text)
+            if not self._json_quick.search(plain):
+                return text
+            scan = self._text_quick.search(plain) is not None
         try:
             value = json.loads(text)
         except ValueError:
             self.counts["invalid_json"] += 1
             return self.scrub_text(text)
-        # only names matched: the strings inside need no detector, just the walk over the names
-        changed, out = self.scrub_value(value, scan=self._text_quick.search(plain) is not None)
+        # only names matched (scan false): the strings inside need no detector, just the walk
+        changed, out = self.scrub_value(value, scan=scan)
         if not changed:
             return text
         if out is None or out == {}:
