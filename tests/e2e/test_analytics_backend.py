@@ -13,6 +13,12 @@ import etl_data
 from support import Backend, run_aico, wait_until
 
 
+@pytest.fixture(autouse=True)
+def one_duckdb_thread(env: dict[str, str]) -> None:
+    """DuckDB on one thread in these tests: the data is small, and the suite shares two cores."""
+    env["AICO_CORE__ANALYTICS__THREADS"] = "1"
+
+
 @pytest.mark.e2e
 def test_backend_runs_the_etl_on_schedule(env: dict[str, str], settings: Settings) -> None:
     """A backend started with the default plugins runs the ETL (first run right away here) and reports it."""

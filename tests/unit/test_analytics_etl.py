@@ -21,6 +21,12 @@ from aico.store.repository import LogStore
 import etl_data
 
 
+@pytest.fixture(autouse=True)
+def one_duckdb_thread(env: dict[str, str]) -> None:
+    """DuckDB on one thread in these tests: the data is small, and the suite shares two cores."""
+    env["AICO_CORE__ANALYTICS__THREADS"] = "1"
+
+
 @pytest.fixture
 def asettings(env: dict[str, str], settings: Settings) -> Settings:
     """Small chunks (several transactions per run) and promotion thresholds that fit the test data."""

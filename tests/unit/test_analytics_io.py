@@ -26,6 +26,12 @@ import etl_data
 from support import run_aico, wait_until
 
 
+@pytest.fixture(autouse=True)
+def one_duckdb_thread(env: dict[str, str]) -> None:
+    """DuckDB on one thread in these tests: the data is small, and the suite shares two cores."""
+    env["AICO_CORE__ANALYTICS__THREADS"] = "1"
+
+
 def test_iter_since_windows_filters_and_gaps(settings: Settings) -> None:
     """Windows of ids after the watermark, filters inside each window, gaps jumped, nothing twice."""
     etl_data.store_records(settings, etl_data.raw_records(250))
