@@ -13,6 +13,7 @@ PLUGINS: dict[str, str] = {
     "log_consumer": "aico.collector.plugin:create",
     "log_bridge": "aico.bridge.plugin:create",
     "log_retention": "aico.retention.plugin:create",
+    "log_analytics": "aico.analytics.plugin:create",
 }
 
 

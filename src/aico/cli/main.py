@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from aico.cli import archive, backend, bridge, bus, config_cmd, db, gateway, logs
+from aico.cli import analytics, archive, backend, bridge, bus, config_cmd, db, gateway, logs
 from aico.errors import AicoError
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(logs.app, name="logs")
 logs.app.add_typer(archive.app, name="archive")
 app.add_typer(db.app, name="db")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(analytics.app, name="analytics")
 
 
 def main() -> None:

@@ -109,12 +109,36 @@ class Bridge(_Section):
     retry_after_s: int = Field(ge=1)
 
 
+class Privacy(_Section):
+    rules: list[str]
+    secret_names: list[str]
+    drop_fields: list[str]
+    pseudonymize_fields: list[str]
+    keep_local_addresses: bool
+
+
+class Analytics(_Section):
+    database: str
+    min_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    retention_days: int = Field(ge=1)
+    chunk_size: int = Field(ge=100)
+    interval_s: float = Field(gt=0)
+    first_run_delay_s: float = Field(ge=0)
+    promote_min_share: float = Field(gt=0, le=1)
+    promote_min_records: int = Field(ge=1)
+    max_promoted_columns: int = Field(ge=0)
+    threads: int = Field(ge=0)
+    memory_limit: str
+
+
 class Core(_Section):
     message_bus: MessageBus
     logging: Logging
     security: Security
     backend: Backend
     bridge: Bridge
+    privacy: Privacy
+    analytics: Analytics
 
 
 class Settings(_Section):
@@ -143,3 +167,7 @@ class Settings(_Section):
     @property
     def spool_dir(self) -> Path:
         return self.path(self.core.logging.paths.spool)
+
+    @property
+    def analytics_path(self) -> Path:
+        return self.path(self.core.analytics.database)

@@ -19,6 +19,7 @@ from aico.schema.record import COLUMNS, Record
 from aico.schema.timestamps import now_utc
 from aico.store import migrations, readonly, stats
 from aico.store.connection import Connection, open_database
+from aico.store.export import ExportMixin
 from aico.store.filters import LogFilter, where_clause
 from aico.store.keys import load_key
 from aico.store.maintenance import MaintenanceMixin
@@ -48,11 +49,12 @@ class InsertResult:
     duplicates: int
 
 
-class LogStore(MaintenanceMixin):
+class LogStore(MaintenanceMixin, ExportMixin):
     """Reads and writes of the ``logs`` and ``rejects`` tables over one connection.
 
     Day-by-day maintenance for retention (days present, rows of a day, chunked deletes,
-    restore, incremental vacuum) comes from ``MaintenanceMixin`` in ``maintenance.py``.
+    restore, incremental vacuum) comes from ``MaintenanceMixin`` in ``maintenance.py``; bulk
+    reads by id window for the analytics ETL from ``ExportMixin`` in ``export.py``.
     """
 
     def __init__(self, conn: Connection, path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Analytics: an incremental, privacy-scrubbed ETL from the log store into an encrypted DuckDB."""

@@ -1,0 +1,160 @@
+"""One ETL run: log store -> scrub -> flatten -> encrypted DuckDB, then rollups and Parquet.
+
+    prune       records older than the retention window leave analytics (their days go dirty)
+    extract     source id windows after the watermark, filtered by level and retention (libSQL),
+                read one ahead by a helper thread
+    per window, in ONE DuckDB transaction:
+      stage     JSON rows -> temp table (DuckDB parses them)
+      scrub     pre-checks in DuckDB, detectors in Python on the rows they select
+      promote   frequent ``extra`` keys become typed columns
+      load      typed, flattened rows into ``logs``; their days marked dirty; watermark moved
+    rollups     the dirty days recomputed, in one transaction
+    parquet     optional day-partitioned copy
+
+A crash anywhere loses at most the window in progress, which the next run does again.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from aico.analytics import extras, parquet, rollups, schema, scrub, state, transform
+from aico.analytics.connection import open_analytics, transaction
+from aico.analytics.filters import SourceFilter
+from aico.analytics.source import Window, prefetch
+from aico.config.settings import Analytics, Settings
+from aico.errors import StoreError
+from aico.privacy import Scrubber
+from aico.schema.timestamps import format_utc
+from aico.store.repository import LogStore
+
+
+@dataclass
+class EtlResult:
+    mode: str
+    watermark_from: int = 0
+    watermark_to: int = 0
+    chunks: int = 0
+    scanned: int = 0
+    loaded: int = 0
+    filtered: int = 0
+    invalid: int = 0
+    pruned: int = 0
+    scrub_candidates: int = 0
+    scrubbed: dict[str, int] = field(default_factory=dict)
+    promoted: list[str] = field(default_factory=list)
+    rollup_days: int = 0
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    parquet: dict[str, Any] | None = None
+
+    @property
+    def records_per_s(self) -> float:
+        return self.scanned / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "records_per_s": round(self.records_per_s, 1)}
+
+
+class _Phases:
+    """Seconds spent per phase of a run (reported by ``--json`` and the benchmark)."""
+
+    def __init__(self, result: EtlResult) -> None:
+        self.result = result
+        self.mark = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.result.phases[name] = round(self.result.phases.get(name, 0.0) + now - self.mark, 4)
+        self.mark = now
+
+
+def load_chunk(con: duckdb.DuckDBPyConnection, window: Window, scrubber: Scrubber, cfg: Analytics,
+               result: EtlResult, records_seen: int) -> int:
+    """Scrub, flatten and load one window, moving the watermark with it; returns records seen so far."""
+    phase = _Phases(result)
+    chunk = window.chunk
+    with transaction(con):
+        staged = transform.stage(con, window.rows) if chunk.rows else 0
+        phase("stage")
+        loaded = 0
+        if staged:
+            result.scrub_candidates += scrub.scrub_stage(con, scrubber)
+            phase("scrub")
+            extras.count_keys(con, extras.load(con))
+            records_seen += staged
+            result.promoted += [p.column for p in extras.promote(con, cfg, records_seen)]
+            phase("extras")
+            loaded = transform.insert(con, scrubber, extras.flattening(extras.load(con)))
+            rollups.mark_dirty(con, chunk.after_id, chunk.last_id)
+            phase("load")
+        state.advance(con, chunk.last_id, staged)
+    phase("commit")
+    result.chunks += 1
+    result.scanned += chunk.scanned
+    result.loaded += loaded
+    result.filtered += chunk.scanned - staged
+    result.invalid += staged - loaded
+    result.watermark_to = chunk.last_id
+    return records_seen
+
+
+def run_etl(settings: Settings, *, full: bool = False, parquet_dir: Path | None = None,
+            now: datetime | None = None, scrubber: Scrubber | None = None) -> EtlResult:
+    """Bring the analytics database up to date with the log store (see the module docstring)."""
+    clock = time.perf_counter()
+    started_at = datetime.now(UTC)
+    cfg = settings.core.analytics
+    # A new pseudonym key only with a new (or rebuilt) database: pseudonyms made under another key
+    # would not join with the ones already loaded.
+    scrubber = scrubber or Scrubber.from_settings(settings, create_key=full or not settings.analytics_path.exists())
+    counts_before = dict(scrubber.counts)
+    source_filter = SourceFilter.from_settings(settings, now or started_at)
+    result = EtlResult(mode="full" if full else "incremental")
+    with LogStore.open(settings) as store, open_analytics(settings, create=True) as con:
+        schema.ensure(con)
+        if full:
+            with transaction(con):
+                schema.reset(con)
+        current = state.read(con)
+        result.watermark_from = result.watermark_to = current.watermark
+        top = store.last_issued_id()
+        if top < current.watermark:
+            raise StoreError(
+                f"the log store's newest id ({top}) is below the analytics watermark ({current.watermark}): "
+                "the store was recreated; rebuild analytics with `aico analytics etl --full`"
+            )
+        with transaction(con):
+            result.pruned = rollups.prune(con, source_filter.since)
+        seen = current.records_seen
+        windows = store.iter_since(current.watermark, chunk=cfg.chunk_size, upto=top,
+                                   levels=source_filter.levels, since=source_filter.since)
+        phase = _Phases(result)
+        with closing(prefetch(windows)) as ready:  # closed (reader joined) before the store is
+            for window in ready:
+                phase("extract")
+                seen = load_chunk(con, window, scrubber, cfg, result, seen)
+                phase.mark = time.perf_counter()
+        phase("extract")
+        dirty = {d for (d,) in con.execute("SELECT day FROM etl_dirty_days").fetchall()}
+        result.rollup_days = rollups.recompute(con)
+        phase("rollups")
+        if parquet_dir is not None:
+            exported = parquet.export(con, parquet_dir, instance_id=current.instance_id,
+                                      start_watermark=-1 if full or result.promoted else current.watermark,
+                                      watermark=result.watermark_to, days=dirty)
+            result.parquet = asdict(exported)
+        result.scrubbed = {k: v - counts_before.get(k, 0) for k, v in sorted(scrubber.counts.items())
+                           if v - counts_before.get(k, 0)}
+        result.seconds = time.perf_counter() - clock
+        state.record_run(con, {
+            **result.as_dict(), "started_at": format_utc(started_at), "finished_at": format_utc(datetime.now(UTC)),
+        })
+    return result

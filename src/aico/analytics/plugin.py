@@ -1,0 +1,122 @@
+"""Plugin ``log_analytics``: runs the ETL on a schedule (hourly by default).
+
+Each run is a child process (``aico analytics etl --json``): libSQL holds the GIL while a
+statement runs and DuckDB wants the cores, so the collector in the backend process keeps its
+own. Starting the plugin costs one thread; nothing is imported or opened until the first run.
+Stopping interrupts a run in progress (SIGINT): its open transaction rolls back, and the next
+run resumes from the watermark.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from aico.config.settings import Settings
+from aico.schema.timestamps import now_utc
+
+STOP_GRACE_S = 30.0
+
+
+def _say(message: str) -> None:
+    print(f"[aico log_analytics] {message}", file=sys.stderr, flush=True)
+
+
+class LogAnalyticsPlugin:
+    name = "log_analytics"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.interval = settings.core.analytics.interval_s
+        self.first_delay = settings.core.analytics.first_run_delay_s
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._proc: subprocess.Popen[str] | None = None
+        self._state = "stopped"
+        self._next_run = 0.0
+        self.runs = 0
+        self.failures = 0
+        self.last: dict[str, Any] = {}
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "aico.cli.main", "analytics", "etl", "--json"]
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._next_run = time.time() + self.first_delay
+        self._thread = threading.Thread(target=self._loop, name="log-analytics", daemon=True)
+        self._thread.start()
+        self._state = "running"
+
+    def _loop(self) -> None:
+        while not self._stop.wait(max(0.0, self._next_run - time.time())):
+            self.run_once()
+            self._next_run = time.time() + self.interval
+
+    def run_once(self) -> dict[str, Any]:
+        """One ETL run in a child process; its outcome goes to ``status()``."""
+        started = now_utc()
+        env = {**os.environ, "AICO_HOME": str(self.settings.home)}
+        with self._lock:
+            if self._stop.is_set():
+                return {}
+            self._proc = subprocess.Popen(self.command(), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True)
+        out, err = self._proc.communicate()
+        code = self._proc.returncode
+        with self._lock:
+            self._proc = None
+        self.runs += 1
+        outcome: dict[str, Any] = {"started_at": started, "finished_at": now_utc(), "exit_code": code}
+        if code == 0:
+            try:
+                result = json.loads(out)
+                outcome.update({k: result[k] for k in ("loaded", "scanned", "watermark_to", "seconds")})
+            except (ValueError, KeyError):
+                outcome["error"] = "unreadable output from the ETL run"
+        else:
+            self.failures += 1
+            outcome["error"] = (err.strip().splitlines() or [f"exit code {code}"])[-1]
+            if not self._stop.is_set():
+                _say(f"ETL run failed: {outcome['error']}")
+        self.last = outcome
+        return outcome
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._thread is not None:
+            self._thread.join(STOP_GRACE_S)
+        self._state = "stopped"
+
+    def status(self) -> dict[str, Any]:
+        state = self._state
+        if state == "running" and self._thread is not None and not self._thread.is_alive():
+            state = "failed"
+        return {
+            "state": state,
+            "busy": self._proc is not None,
+            "runs": self.runs,
+            "failures": self.failures,
+            "next_run_in_s": round(max(0.0, self._next_run - time.time()), 1) if state == "running" else None,
+            "last_run": self.last or None,
+        }
+
+
+def create(settings: Settings) -> LogAnalyticsPlugin:
+    return LogAnalyticsPlugin(settings)

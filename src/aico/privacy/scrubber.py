@@ -1,0 +1,219 @@
+"""The scrubber: masks private values in text and JSON, pseudonymises ids, drops fields.
+
+``Scrubber.scrub_record`` works on one stored record (the ingest path can call it before a
+record is written); the analytics ETL calls ``scrub_text``/``scrub_json`` only on values that
+match ``text_precheck``/``json_precheck``, which it evaluates in bulk inside DuckDB. Text that
+does not match the pre-check is returned unchanged, by construction.
+
+Every change is counted by rule in ``counts``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections import Counter
+from typing import Any
+
+from aico.config.settings import Settings
+from aico.privacy.detectors import Detector, build_detectors, words_pattern
+from aico.privacy.rules import DROP, PSEUDONYMIZE, SECRET, PrivacyRules
+from aico.schema.record import COLUMNS, Record
+from aico.store.keys import load_key
+
+SECRET_MASK = "[SECRET]"
+PSEUDONYM_CHARS = 32  # 128 bits of HMAC-SHA256: collisions are not a concern for joins
+_BIG_INT = 10**12  # integers this large may be card numbers written without quotes
+
+
+#: JSON escapes (RE2 and Python): the pre-checks of JSON text run on it with each escape made a space,
+#: so "\\n+1 202..." still shows a phone number after a line break (``unescape_for_precheck``).
+JSON_ESCAPES = r'\\(?:[nrtbf"/\\]|u[0-9a-fA-F]{4})'
+_JSON_ESCAPES = re.compile(JSON_ESCAPES)
+
+
+def unescape_for_precheck(text: str) -> str:
+    """``text`` with every JSON escape made one space: what ``json_precheck`` is matched against."""
+    return _JSON_ESCAPES.sub(" ", text) if "\\" in text else text
+
+
+def load_privacy_key(settings: Settings, *, create: bool) -> bytes:
+    """The HMAC key of pseudonyms: kept like the database key (``AICO_PRIVACY_KEY`` overrides)."""
+    return load_key(settings, "privacy", create=create, env_var="AICO_PRIVACY_KEY").encode()
+
+
+class Scrubber:
+    def __init__(self, rules: PrivacyRules, key: bytes) -> None:
+        if not key:
+            raise ValueError("the pseudonym key must not be empty")
+        self.rules = rules
+        self.detectors: list[Detector] = build_detectors(
+            rules.rules, rules.secret_names, keep_local=rules.keep_local_addresses
+        )
+        self.counts: Counter[str] = Counter()
+        self._key = key
+        self._pseudonyms: dict[str, str] = {}
+        quick = [d.quick for d in self.detectors]
+        #: RE2-compatible pre-checks, one per detector, in ``detectors`` order.
+        self.quick_patterns: tuple[str, ...] = tuple(quick)
+        #: RE2-compatible: text that does not match it is never changed by ``scrub_text``.
+        self.text_precheck = "|".join(quick) if quick else r"[^\s\S]"
+        names = words_pattern(rules.name_words())
+        #: RE2-compatible: JSON text that does not match it (after ``unescape_for_precheck``) is never
+        #: changed by ``scrub_json``.
+        self.json_precheck = "|".join([*quick, f"(?i:{names})"] if names else quick) or r"[^\s\S]"
+        self._text_quick = re.compile(self.text_precheck, re.ASCII)
+        self._json_quick = re.compile(self.json_precheck, re.ASCII)
+        self._quick = [(d, re.compile(d.quick, re.ASCII)) for d in self.detectors]
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, create_key: bool = False) -> Scrubber:
+        return cls(PrivacyRules.from_settings(settings), load_privacy_key(settings, create=create_key))
+
+    # -- text ------------------------------------------------------------------------------
+    def might_contain(self, text: str) -> bool:
+        return self._text_quick.search(text) is not None
+
+    def scrub_text(self, text: str) -> str:
+        """``text`` with every private value the detectors find replaced by its mask."""
+        if not text or not self._text_quick.search(text):
+            return text
+        for detector, quick in self._quick:
+            if quick.search(text):
+                text = detector.pattern.sub(self._replacer(detector, text), text)
+        return text
+
+    def scrub_text_flagged(self, text: str, flags: int) -> str:
+        """``scrub_text`` running only the detectors whose bit is set in ``flags``.
+
+        Bit ``i`` stands for ``quick_patterns[i]``; a caller that evaluated those patterns in
+        bulk (the ETL, in DuckDB) skips running them again here.
+        """
+        for i, detector in enumerate(self.detectors):
+            if flags >> i & 1:
+                text = detector.pattern.sub(self._replacer(detector, text), text)
+        return text
+
+    def _replacer(self, detector: Detector, text: str) -> Any:
+        validate, counts, mask = detector.validate, self.counts, detector.mask
+
+        def replace(m: re.Match[str]) -> str:
+            if validate is not None and not validate(m, text):
+                return m.group(0)
+            counts[detector.name] += 1
+            keep = m.groupdict().get("keep")
+            return (keep or "") + mask
+
+        return replace
+
+    # -- ids -------------------------------------------------------------------------------
+    def pseudonymize(self, value: str) -> str:
+        """A keyed hash (HMAC-SHA256) of ``value``: the same id always gives the same pseudonym."""
+        cached = self._pseudonyms.get(value)
+        if cached is None:
+            cached = hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:PSEUDONYM_CHARS]
+            if len(self._pseudonyms) < 100_000:
+                self._pseudonyms[value] = cached
+        self.counts["pseudonymized"] += 1
+        return cached
+
+    def hmac_pads(self) -> tuple[bytes, bytes]:
+        """``(key ^ ipad, key ^ opad)`` of RFC 2104, for computing the same pseudonyms in SQL:
+        ``sha256(opad || sha256(ipad || value))`` (see ``aico.analytics.transform``)."""
+        key = self._key if len(self._key) <= 64 else hashlib.sha256(self._key).digest()
+        key = key.ljust(64, b"\0")
+        return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+    # -- JSON ------------------------------------------------------------------------------
+    def scrub_json(self, text: str | None, *, scan: bool | None = None) -> str | None:
+        """Scrubbed JSON text of an object: the same text when nothing was private.
+
+        A caller that already matched ``json_precheck`` (and ``text_precheck``, giving ``scan``)
+        against ``unescape_for_precheck(text)`` passes ``scan`` and skips both here.
+        """
+        if not text:
+            return text
+        if scan is None:
+            plain = unescape_for_precheck(text)
+            if not self._json_quick.search(plain):
+                return text
+            scan = self._text_quick.search(plain) is not None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            self.counts["invalid_json"] += 1
+            return self.scrub_text(text)
+        # only names matched (scan false): the strings inside need no detector, just the walk
+        changed, out = self.scrub_value(value, scan=scan)
+        if not changed:
+            return text
+        if out is None or out == {}:
+            return None
+        return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+
+    def scrub_value(self, value: Any, *, scan: bool = True) -> tuple[bool, Any]:
+        """``(changed, value)``: objects walked recursively, names judged, strings scrubbed (if ``scan``)."""
+        if isinstance(value, str):
+            if not scan:
+                return False, value
+            out = self.scrub_text(value)
+            return out is not value and out != value, out
+        if isinstance(value, dict):
+            return self._scrub_object(value, scan)
+        if isinstance(value, list):
+            changed, items = False, []
+            for item in value:
+                c, v = self.scrub_value(item, scan=scan)
+                changed |= c
+                items.append(v)
+            return changed, items
+        if scan and isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _BIG_INT:
+            masked = self.scrub_text(str(value))
+            return (True, masked) if masked != str(value) else (False, value)
+        return False, value
+
+    def _scrub_object(self, obj: dict[str, Any], scan: bool) -> tuple[bool, dict[str, Any]]:
+        judge, changed, out = self.rules.judge, False, dict[str, Any]()
+        for key, value in obj.items():
+            verdict = judge(key)
+            if verdict == DROP:
+                self.counts["dropped_field"] += 1
+                changed = True
+                continue
+            new_key = self.scrub_text(key) if scan else key
+            changed |= new_key != key
+            if value is None:
+                out[new_key] = None
+            elif verdict == SECRET:
+                out[new_key] = SECRET_MASK
+                if value != SECRET_MASK:
+                    self.counts["secret_field"] += 1
+                    changed = True
+            elif verdict == PSEUDONYMIZE and isinstance(value, str | int) and not isinstance(value, bool):
+                out[new_key] = self.pseudonymize(str(value))
+                changed = True
+            else:
+                c, out[new_key] = self.scrub_value(value, scan=scan)
+                changed |= c
+        return changed, out
+
+    # -- records ---------------------------------------------------------------------------
+    def scrub_record(self, record: Record) -> Record:
+        """A scrubbed copy of a stored record (``aico.schema.record.COLUMNS``)."""
+        out = dict(record)
+        for name in COLUMNS:
+            if out.get(name) is None:
+                continue
+            if self.rules.is_dropped(name):
+                out[name] = None
+                self.counts["dropped_field"] += 1
+            elif self.rules.is_pseudonymized(name):
+                out[name] = self.pseudonymize(str(out[name]))
+        if out.get("message"):
+            out["message"] = self.scrub_text(out["message"])
+        for name in ("extra", "error_details"):
+            if out.get(name):
+                out[name] = self.scrub_json(out[name])
+        return out
