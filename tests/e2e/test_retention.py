@@ -46,6 +46,12 @@ def test_archive_commands(env: dict[str, str], settings: Settings) -> None:
     assert found.returncode == 0, found.stderr
     rows = [json.loads(line) for line in found.stdout.splitlines()]
     assert [r["seq"] for r in rows] == [r["seq"] for r in seeded[day] if r["level"] == "ERROR"]
+    same = run_aico(env, "logs", "ls", "--archives", "-p", "error", "--since", day, "--until", archived[1],
+                    "--grep", "secret", "-n", "1000", "-o", "jsonl")  # the live store's filters: grep is case-sensitive
+    assert same.returncode == 0, same.stderr
+    assert [json.loads(line)["seq"] for line in same.stdout.splitlines()] == [r["seq"] for r in rows]
+    newest = run_aico(env, "logs", "ls", "--archives", "-n", "2", "-o", "jsonl").stdout.splitlines()
+    assert [json.loads(line)["timestamp"][:10] for line in newest] == [archived[-1]] * 2
 
     restored = run_aico(env, "logs", "archive", "restore", day)
     assert restored.returncode == 0 and "restored 30 of 30" in restored.stdout

@@ -9,10 +9,11 @@ from typing import Any
 import typer
 from rich.text import Text
 
-from aico.cli.common import console, open_reader
+from aico.cli.common import console, open_reader, settings
 from aico.cli.logs.options import filter_options
 from aico.cli.output import LEVEL_STYLES, Output, clean, display_time, error_of, render
 from aico.errors import AicoError
+from aico.retention.search import search_archives
 from aico.schema.timestamps import parse_utc
 from aico.store.filters import LogFilter
 
@@ -24,9 +25,17 @@ def ls(
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many records (the newest)."),
     reverse: bool = typer.Option(False, "--reverse", "-r", help="Newest first."),
     output: Output = typer.Option(Output.pretty, "--output", "-o", help=OUTPUT_HELP),
+    archives: bool = typer.Option(False, "--archives",
+                                  help="Search the daily archives (days rolled out of the live store) instead."),
     *, flt: LogFilter, utc: bool,
 ) -> None:
     """List the newest matching records, newest last (like journalctl); QUERY searches the messages."""
+    if archives:
+        rows = search_archives(settings(), flt, limit)
+        if reverse:
+            rows.reverse()
+        render(rows, output, console(), utc=utc)
+        return
     with open_reader() as store:
         rows = list(store.search(replace(flt, limit=limit, reverse=reverse)))
     if not reverse:
