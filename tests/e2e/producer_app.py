@@ -17,6 +17,14 @@ import time
 import aico.logging
 
 
+def _rss_kb() -> int:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=1000)
@@ -63,7 +71,7 @@ def main() -> None:
     if args.progress:
         total = per_thread * args.threads + (1 if args.go else 0)
         while any(t.is_alive() for t in threads) or (args.hold and aico.logging.stats()["sent"] < total):
-            print(json.dumps({"progress": aico.logging.stats()}), flush=True)
+            print(json.dumps({"progress": aico.logging.stats(), "rss_kb": _rss_kb()}), flush=True)
             time.sleep(args.progress)
     for t in threads:
         t.join()
