@@ -14,11 +14,9 @@ sockets and the spool. In reliable mode (the default) it
 The store keeps one copy per (producer id, seq), so resending is always safe: delivery is
 at least once, storage exactly once. Nothing here logs through ``aico.logging``.
 
-Relay mode (``relay_prefix``, used by the frontend bridge): records come already stamped by
-the producer that made them (a browser: its id under the prefix, and its own seq) and keep
-that stamp on the wire, so the store keeps one copy however often that producer sends one
-again. Acknowledgements come under those stamps: this producer listens to every
-``acks.<relay_prefix>...`` and maps them back to its own spool seqs (``relay.py``).
+Relay mode (``relay_prefix``, the frontend bridge): records keep the stamp of the producer that
+made them (a browser), and acknowledgements under those stamps map back to this producer's
+spool seqs (``relay.py``).
 """
 
 from __future__ import annotations
@@ -35,13 +33,12 @@ from aico.bus.curve import bus_keys
 from aico.config.settings import Settings
 from aico.logging.guard import infrastructure_thread
 from aico.logging.relay import RelayStamps
-from aico.logging.spool import Spool, open_spool
+from aico.logging.spool import Spool, drop_notice, open_spool
 from aico.logging.stats import ProducerStats
 from aico.logging.transport import Transport, ZmqTransport
 from aico.schema import wire
 from aico.schema.acks import decode_ack
 from aico.schema.record import Record, topic_for
-from aico.schema.timestamps import now_utc
 
 MAX_BACKOFF_S = 15.0
 DRAIN_MAX = 2000
@@ -298,10 +295,7 @@ class Producer:
 
     def _enforce_spool_bound(self) -> None:
         assert self.spool is not None
-        lost = 0
-        while self.spool.size > self.spool.max_bytes and len(self.spool.segments) > 1:
-            first, last = self.spool.drop_oldest()
-            lost += max(0, last - first + 1)
+        lost = self.spool.enforce_bound()
         if not lost:
             return
         floor = self.spool.watermark
@@ -313,12 +307,7 @@ class Producer:
             self._backlog.popleft()
         self._next_send = max(self._next_send, floor)
         self.stats.drop("spool_full", lost)
-        self._queue.append({
-            "timestamp": now_utc(), "level": "WARNING", "subsystem": self.subsystem,
-            "module": "aico.logging.spool", "function": "drop_oldest", "topic": "logging.drops",
-            "message": f"{lost} records dropped by {self.name}: spool full",
-            "extra": f'{{"dropped":{lost},"producer_id":"{self.producer_id}","reason":"spool_full"}}',
-        })
+        self._queue.append(drop_notice(lost, self.name, self.subsystem, self.producer_id))
 
     def _next_batch(self, limit: int) -> list[tuple[int, bytes, bytes]]:
         if self.spool is None or (self._backlog and self._backlog[0][0] == self._next_send):

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from aico.schema.timestamps import now_utc
+
 _HEADER = struct.Struct("<IQH")  # frame length (after this field), seq, topic length
 READ_CHUNK = 1 << 18  # 256 KiB at a time when catching up from disk
 
@@ -186,6 +188,14 @@ class Spool:
         while len(self.segments) > 1 and self.segments[0].last_seq < watermark:
             os.remove(self.segments.pop(0).path)
 
+    def enforce_bound(self) -> int:
+        """Drop the oldest segments while the spool is over its bound; how many records went."""
+        lost = 0
+        while self.size > self.max_bytes and len(self.segments) > 1:
+            first, last = self.drop_oldest()
+            lost += max(0, last - first + 1)
+        return lost
+
     def drop_oldest(self) -> tuple[int, int]:
         """Delete the oldest segment to make room; returns the seq range lost (first, last)."""
         if len(self.segments) < 2:
@@ -261,6 +271,16 @@ def _frames(path: Path) -> Iterator[tuple[int, bytes, bytes, int]]:
     except FileNotFoundError:
         return
     yield from _parse(data)
+
+
+def drop_notice(lost: int, name: str, subsystem: str, producer_id: str) -> dict[str, object]:
+    """The record that says records were dropped, sent once the bus is back."""
+    return {
+        "timestamp": now_utc(), "level": "WARNING", "subsystem": subsystem,
+        "module": "aico.logging.spool", "function": "drop_oldest", "topic": "logging.drops",
+        "message": f"{lost} records dropped by {name}: spool full",
+        "extra": json.dumps({"dropped": lost, "producer_id": producer_id, "reason": "spool_full"}),
+    }
 
 
 def open_spool(root: Path, name: str, *, segment_bytes: int, max_bytes: int) -> Spool:
