@@ -22,36 +22,15 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-BIN = Path(sys.executable).parent
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def case_env(home: Path) -> dict[str, str]:
-    pub, sub, bridge = free_ports(3)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AICO_")}
-    env.update({"AICO_HOME": str(home), "AICO_CORE__MESSAGE_BUS__PUB_PORT": str(pub),
-                "AICO_CORE__MESSAGE_BUS__SUB_PORT": str(sub), "AICO_CORE__BRIDGE__PORT": str(bridge),
-                "AICO_CORE__SECURITY__KEYRING": "false"})
-    return env
+from benchenv import BIN, case_env
 
 
 def cpu_seconds(pid: int) -> float:
