@@ -31,14 +31,16 @@ from aico.errors import AicoError, BackendError, ValidationError
 from aico.logging.guard import infrastructure_thread
 from aico.schema import wire
 from aico.schema.acks import ack_topic, encode_ack
-from aico.schema.record import Record
+from aico.schema.record import COLUMNS, Row
 from aico.schema.timestamps import now_utc, parse_utc
-from aico.store.repository import rows_json
+from aico.store.repository import encode_rows
 
 TOPIC = b"logs."
 MAX_HELD_BATCHES = 4  # batches held (pending or at the writer) before intake pauses
 MAX_AT_WRITER = 2     # batches handed to the writer and not yet answered
 RETRY_DELAY_S = 0.5
+_TIMESTAMP, _PRODUCER_ID, _SEQ = (COLUMNS.index(c) for c in ("timestamp", "producer_id", "seq"))
+ALIVE_CHECK_S = 0.1  # how often the writer process is checked, and the longest idle wait
 
 
 class Counters:
@@ -75,11 +77,11 @@ class LogConsumer:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._startup_error: BaseException | None = None
-        self._pending: list[Record] = []
+        self._pending: list[Row] = []
         self._pending_since = 0.0
         self._rejects: list[tuple[bytes, bytes, str]] = []
-        self._at_writer: dict[bytes, tuple[str, list[Record], float]] = {}  # id -> kind, records, sent at
-        self._retry: deque[tuple[str, list[Record]]] = deque()
+        self._at_writer: dict[bytes, tuple[str, list[Row], float]] = {}  # id -> kind, records, sent at
+        self._retry: deque[tuple[str, list[Row]]] = deque()
         self._ids = itertools.count(1)
         self._next_retry = 0.0
 
@@ -135,9 +137,13 @@ class LogConsumer:
         poller = zmq.Poller()
         poller.register(sub, zmq.POLLIN)
         poller.register(writer.sock, zmq.POLLIN)
+        next_alive_check = 0.0
         while True:
             stopping = self._stop.is_set()
-            can_take = self._held() < MAX_HELD_BATCHES * self.batch_size
+            # Read the bus only when there is room: polling a readable socket that is then not
+            # read returns at once, and that spin would take the CPU the writer needs.
+            can_take = self._held() < MAX_HELD_BATCHES * self.batch_size and len(self._pending) < self.batch_size
+            poller.modify(sub, zmq.POLLIN if can_take else 0)
             events = dict(poller.poll(self._timeout(stopping)))
             if events.get(writer.sock):
                 for reply in writer.replies():
@@ -152,16 +158,23 @@ class LogConsumer:
                     print(f"[aico log consumer] stopping with {self._held()} records not stored "
                           f"({self.counters.last_error}); producers will send them again", file=sys.stderr)
                 return
-            if not writer.alive():
-                self._writer_died(writer)
+            now = time.monotonic()
+            if now >= next_alive_check:  # a wait() system call: a few times a second is enough
+                next_alive_check = now + ALIVE_CHECK_S
+                if not writer.alive():
+                    self._writer_died(writer)
 
     def _timeout(self, stopping: bool) -> int:
+        """How long to wait for the bus or the writer: until the next batch is due, if the writer can take it."""
         if stopping:
             return 10
-        if self._pending:
-            left = self.batch_interval - (time.monotonic() - self._pending_since)
+        now = time.monotonic()
+        if self._retry and len(self._at_writer) < MAX_AT_WRITER:
+            return max(0, int((self._next_retry - now) * 1000))
+        if self._pending and len(self._at_writer) < MAX_AT_WRITER:
+            left = self.batch_interval - (now - self._pending_since)
             return max(0, int(left * 1000))
-        return 100
+        return int(ALIVE_CHECK_S * 1000)
 
     def _receive(self, sub: zmq.Socket[bytes]) -> None:
         """Take what the socket has now, up to a batch."""
@@ -182,7 +195,7 @@ class LogConsumer:
         for payload in payloads:
             self.counters.received += 1
             try:
-                record = wire.decode(
+                row = wire.decode_row(
                     payload, max_record_bytes=self.max_record_bytes, max_message_bytes=self.max_message_bytes
                 )
             except ValidationError as exc:
@@ -193,7 +206,7 @@ class LogConsumer:
                 continue
             if not self._pending:
                 self._pending_since = time.monotonic()
-            self._pending.append(record)
+            self._pending.append(row)
 
     def _reject(self, topic: bytes, payload: bytes, reason: str) -> None:
         self.counters.rejected += 1
@@ -221,7 +234,7 @@ class LogConsumer:
             else:
                 return
             batch_id = self._new_id()
-            writer.send_rows(batch_id, rows_json(records).encode())
+            writer.send_rows(batch_id, encode_rows(records))
             self._at_writer[batch_id] = (kind, records, now)
 
     def _new_id(self) -> bytes:
@@ -251,7 +264,7 @@ class LogConsumer:
         c.batches += 1
         c.last_batch_ms = (time.monotonic() - sent_at) * 1000
         c.last_commit_at = now_utc()
-        newest = parse_utc(records[-1]["timestamp"])
+        newest = parse_utc(records[-1][_TIMESTAMP])
         c.lag_ms = max(0.0, (parse_utc(c.last_commit_at) - newest).total_seconds() * 1000)
         self._send_acks(acks, records)
 
@@ -268,11 +281,11 @@ class LogConsumer:
             self.counters.last_error = str(exc)
             self._next_retry = time.monotonic() + RETRY_DELAY_S * 4
 
-    def _send_acks(self, acks: zmq.Socket[bytes], batch: list[Record]) -> None:
+    def _send_acks(self, acks: zmq.Socket[bytes], batch: list[Row]) -> None:
         by_producer: dict[str, list[int]] = defaultdict(list)
-        for record in batch:
-            if record["producer_id"] and record["seq"]:
-                by_producer[record["producer_id"]].append(record["seq"])
+        for row in batch:
+            if row[_PRODUCER_ID] and row[_SEQ]:
+                by_producer[row[_PRODUCER_ID]].append(row[_SEQ])
         for producer_id, seqs in by_producer.items():
             try:
                 acks.send_multipart([ack_topic(producer_id), encode_ack(producer_id, seqs)], zmq.NOBLOCK)

@@ -31,6 +31,7 @@ MAX_ID_CHARS = 256
 MAX_FIELD_CHARS = 1024
 
 Record = dict[str, Any]
+Row = tuple[Any, ...]  # a record's values in COLUMNS order
 
 
 def _json_object(name: str, value: Any, errors: list[FieldError]) -> str | None:
@@ -136,10 +137,23 @@ def normalize(raw: Mapping[str, Any], *, max_message_bytes: int = 65536) -> Reco
         raise ValidationError(errors)
     if out["subsystem"] is None:
         out["subsystem"] = DEFAULT_SUBSYSTEM
+    for name, value in out.items():
+        if isinstance(value, str) and not value.isascii():
+            out[name] = valid_text(value)
     return out
 
 
-def to_row(record: Record) -> tuple[Any, ...]:
+def valid_text(text: str) -> str:
+    """``text`` with any lone surrogate (a JSON ``"\\ud800"`` escape decodes to one) replaced by U+FFFD:
+    such a string cannot be UTF-8 encoded, so it could be neither sent nor stored."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def to_row(record: Record) -> Row:
     return tuple(record[c] for c in COLUMNS)
 
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from aico.config.settings import Settings
 from aico.errors import QueryError, ReadOnlyQueryError, StoreError
-from aico.schema.record import COLUMNS, Record
+from aico.schema.record import COLUMNS, Record, Row, to_row
 from aico.schema.timestamps import now_utc
 from aico.store import migrations, readonly, stats
 from aico.store.connection import Connection, open_database
@@ -38,9 +40,17 @@ INSERT_ONE_SQL = (
 SELECT_COLUMNS = "id, " + _INSERT_COLUMNS
 
 
-def rows_json(records: Sequence[Record]) -> str:
+def rows_json(records: Sequence[Record]) -> bytes:
     """Records as the JSON text ``insert_rows_json`` takes: one array per record, ``COLUMNS`` order."""
-    return json.dumps([[r[c] for c in COLUMNS] for r in records], ensure_ascii=False)
+    return encode_rows([to_row(r) for r in records])
+
+
+def encode_rows(rows: Sequence[Row]) -> bytes:
+    """Rows (values in ``COLUMNS`` order) as the UTF-8 JSON text ``insert_rows_json`` takes."""
+    try:
+        return orjson.dumps(rows)
+    except (orjson.JSONEncodeError, TypeError):  # what orjson refuses (a lone surrogate), json escapes
+        return json.dumps(rows, ensure_ascii=True, default=str).encode()
 
 
 @dataclass(frozen=True)
