@@ -13,6 +13,7 @@ from aico.errors import ValidationError
 from aico.schema import COLUMNS, normalize, wire
 from aico.schema.levels import at_least, parse_level
 from aico.schema.timestamps import normalize_timestamp
+from aico.store.repository import encode_rows
 
 BASE = {"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "m", "function": "f",
         "topic": "t", "message": "hello"}
@@ -119,3 +120,22 @@ def test_schema_fields_match_the_proto() -> None:
     """Every stored column has a LogEntry field of the same name, and back."""
     proto_fields = {f.name for f in wire.LogEntry.DESCRIPTOR.fields}
     assert set(COLUMNS) == proto_fields
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    """A JSON "\\ud800" escape decodes to a string no UTF-8 can hold: it becomes U+FFFD, so the
+    record can still be sent and stored (it used to make the collector's batch encoding raise)."""
+    payload = b'{"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "m", "function": "f", ' \
+              b'"topic": "t", "message": "a\\ud800b", "extra": {"k": "\\udfff"}}'
+    record = wire.decode(payload)
+    assert record["message"] == "a\ufffdb"
+    assert json.loads(record["extra"]) == {"k": "\ufffd"}
+    assert json.loads(encode_rows([wire.decode_row(payload)]))[0][COLUMNS.index("message")] == "a\ufffdb"
+
+
+def test_decode_row_is_decode_in_column_order() -> None:
+    """The collector's row form holds the same values as the record, in COLUMNS order."""
+    record = normalize({**BASE, "extra": {"a": 1}, "line": 7, "producer_id": "p", "seq": 3})
+    payload = wire.encode(record)
+    assert wire.decode_row(payload) == tuple(record[c] for c in COLUMNS)
+    assert json.loads(encode_rows([wire.decode_row(payload)])) == [[record[c] for c in COLUMNS]]

@@ -234,7 +234,7 @@ class LogConsumer:
             else:
                 return
             batch_id = self._new_id()
-            writer.send_rows(batch_id, encode_rows(records))
+            writer.send_rows(batch_id, encode_rows(records), len(records))
             self._at_writer[batch_id] = (kind, records, now)
 
     def _new_id(self) -> bytes:

@@ -4,7 +4,7 @@ libSQL holds the GIL while a statement runs, so a write in the backend process w
 every other thread there (the receiver, the bridge). Here the collector decodes batch k+1
 while this process commits batch k. They talk over a ZeroMQ PAIR socket on ``ipc://``:
 
-    collector -> writer   [b"B", id, rows JSON]                a batch of records to store
+    collector -> writer   [b"B", id, rows JSON, row count]     a batch of records to store
                           [b"J", id, topic, payload, reason...] rejected payloads to keep
                           [b"Q"]                                finish and exit
     writer -> collector   [b"R", id, b'{"stored": n, "duplicates": d}']
@@ -54,7 +54,8 @@ def serve(settings: Settings, endpoint: str) -> int:
             batch_id = frames[1]
             try:
                 if kind == b"B":
-                    result = store.insert_rows_json(frames[2], single_row=single)
+                    count = int(frames[3]) if len(frames) > 3 else None
+                    result = store.insert_rows_json(frames[2], single_row=single, count=count)
                     sock.send_multipart([b"R", batch_id, json.dumps(
                         {"stored": result.stored, "duplicates": result.duplicates}).encode()])
                 elif kind == b"J":

@@ -70,8 +70,8 @@ class WriterClient:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def send_rows(self, batch_id: bytes, rows_json: bytes) -> None:
-        self.sock.send_multipart([b"B", batch_id, rows_json])
+    def send_rows(self, batch_id: bytes, rows_json: bytes, count: int) -> None:
+        self.sock.send_multipart([b"B", batch_id, rows_json, str(count).encode()])
 
     def send_rejects(self, batch_id: bytes, rejects: list[tuple[bytes, bytes, str]]) -> None:
         frames = [b"J", batch_id]

@@ -29,6 +29,10 @@ class Transport(Protocol):
     def close(self, linger_s: float) -> None: ...
 
 
+_MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
+_LAST = int(zmq.NOBLOCK)
+
+
 class ZmqTransport:
     """PUB to the broker's publisher port; SUB to ``acks.<producer id>`` on its subscriber port."""
 
@@ -39,14 +43,29 @@ class ZmqTransport:
         self.poller = zmq.Poller()
         if self.sub is not None:
             self.poller.register(self.sub, zmq.POLLIN)
+        # Acks and room to send (after a collector subscribed) or a subscription (before).
+        self._poll_room, self._poll_joined = zmq.Poller(), zmq.Poller()
+        for poller, event in ((self._poll_room, zmq.POLLOUT), (self._poll_joined, zmq.POLLIN)):
+            if self.sub is not None:
+                poller.register(self.sub, zmq.POLLIN)
+            poller.register(self.pub, event)
         # A plain PUB cannot tell; an XPUB learns it from the subscriptions it receives.
         self._subscribed = self.pub.socket_type != zmq.XPUB
 
     def send(self, topic: bytes, payloads: list[bytes]) -> bool:
+        # Frame by frame with plain int flags: send_multipart combines enum flags for every
+        # frame, which costs more than sending a small frame. Once the first frame is taken,
+        # ZeroMQ takes the rest of the message (its high-water mark counts whole messages).
+        if not payloads:
+            return True
+        send = self.pub.send
         try:
-            self.pub.send_multipart([topic, *payloads], zmq.NOBLOCK, copy=False)
+            send(topic, _MORE)
         except zmq.Again:
             return False
+        for payload in payloads[:-1]:
+            send(payload, _MORE)
+        send(payloads[-1], _LAST)
         return True
 
     def wait_acks(self, timeout_s: float, want_send: bool = False) -> list[bytes]:
@@ -58,11 +77,8 @@ class ZmqTransport:
         out: list[bytes] = []
         poller = self.poller
         if want_send or not self._subscribed:
-            poller = zmq.Poller()
-            if self.sub is not None:
-                poller.register(self.sub, zmq.POLLIN)
             # Before a collector subscribes, wake on its subscription; after, on room to send.
-            poller.register(self.pub, zmq.POLLOUT if self._subscribed else zmq.POLLIN)
+            poller = self._poll_room if self._subscribed else self._poll_joined
         if not poller.poll(int(timeout_s * 1000)) or self.sub is None:
             return out
         while True:

@@ -27,6 +27,7 @@ _STRING_FIELDS = (
     "timestamp", "subsystem", "module", "function", "message", "extra", "topic", "file", "trace_id",
     "session_id", "user_id", "error_details", "severity", "origin", "environment", "producer_id",
 )
+_PLAIN_TEXT_FIELDS = tuple(f for f in _STRING_FIELDS if f not in ("message", "extra", "error_details", "producer_id"))
 # "{" or leading blanks; never "\n", which is how a LogEntry with a timestamp starts.
 _JSON_FIRST_BYTES = (b"{", b" ", b"\t", b"\r")
 _LEVEL_NAMES = {number: name for name, number in LEVELS.items()}
@@ -35,19 +36,28 @@ _LEVEL_NAMES = {number: name for name, number in LEVELS.items()}
 def encode(record: Record, *, stamp: bool = True) -> bytes:
     """One record (already normalised) as ``LogEntry`` bytes; ``stamp=False`` leaves out
     ``producer_id`` and ``seq`` (the producer appends its own, see ``seq_field``)."""
-    fields: dict[str, Any] = {}
-    for name in _STRING_FIELDS:
-        value = record.get(name)
+    entry = LogEntry()  # fields set one by one: cheaper than building keyword arguments
+    get = record.get
+    for name in _PLAIN_TEXT_FIELDS:
+        value = get(name)
         if value:
-            fields[name] = value if isinstance(value, str) else json.dumps(value, default=repr)
-    if not stamp:
-        fields.pop("producer_id", None)
-    elif record.get("seq"):
-        fields["seq"] = record["seq"]
-    if record.get("line") is not None:
-        fields["line"] = record["line"]
-    fields["message"] = record.get("message") or ""
-    return LogEntry(level=LEVELS[record["level"]], **fields).SerializeToString()  # type: ignore[arg-type]
+            setattr(entry, name, value)
+    for name in ("extra", "error_details"):
+        value = get(name)
+        if value:
+            setattr(entry, name, value if isinstance(value, str) else json.dumps(value, default=repr))
+    entry.message = get("message") or ""
+    entry.level = LEVELS[record["level"]]  # type: ignore[assignment]
+    line = get("line")
+    if line is not None:
+        entry.line = line
+    if stamp:
+        producer_id, seq = get("producer_id"), get("seq")
+        if producer_id:
+            entry.producer_id = producer_id
+        if seq:
+            entry.seq = seq
+    return entry.SerializeToString()
 
 
 def entry_to_raw(entry: Any) -> dict[str, Any]:
