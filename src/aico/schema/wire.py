@@ -29,7 +29,7 @@ _STRING_FIELDS = (
 )
 _PLAIN_TEXT_FIELDS = tuple(f for f in _STRING_FIELDS if f not in ("message", "extra", "error_details", "producer_id"))
 # "{" or leading blanks; never "\n", which is how a LogEntry with a timestamp starts.
-_JSON_FIRST_BYTES = (b"{", b" ", b"\t", b"\r")
+_JSON_FIRST_BYTES = frozenset(b"{ \t\r")
 _LEVEL_NAMES = {number: name for name, number in LEVELS.items()}
 
 
@@ -83,7 +83,7 @@ def decode_row(payload: bytes, *, max_record_bytes: int = 262144, max_message_by
         )
     if not payload:
         raise ValidationError([FieldError("payload", "empty")])
-    if payload[:1] in _JSON_FIRST_BYTES:
+    if payload[0] in _JSON_FIRST_BYTES:
         try:
             raw = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -121,8 +121,8 @@ def _row_from_entry(entry: Any, max_message_bytes: int) -> Row | None:
     timestamp = entry.timestamp
     level = _LEVEL_NAMES.get(entry.level)
     module, function, topic, message = entry.module, entry.function, entry.topic, entry.message
-    if level is None or not CANONICAL.match(timestamp) or not module.strip() or not function.strip() \
-            or not topic.strip():
+    if level is None or not CANONICAL.match(timestamp) or not module or module.isspace() or not function \
+            or function.isspace() or not topic or topic.isspace():
         return None
     if len(message) * 4 > max_message_bytes and len(message.encode()) > max_message_bytes:
         return None
