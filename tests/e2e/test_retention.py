@@ -42,12 +42,12 @@ def test_archive_commands(env: dict[str, str], settings: Settings) -> None:
 
     day = archived[0]
     found = run_aico(env, "logs", "archive", "search", "--level", "error", "--since", day, "--until", archived[1],
-                     "--grep", "SECRET", "-n", "0", "-o", "jsonl")
+                     "--grep", "secret", "-n", "0", "-o", "jsonl")
     assert found.returncode == 0, found.stderr
     rows = [json.loads(line) for line in found.stdout.splitlines()]
     assert [r["seq"] for r in rows] == [r["seq"] for r in seeded[day] if r["level"] == "ERROR"]
     same = run_aico(env, "logs", "ls", "--archives", "-p", "error", "--since", day, "--until", archived[1],
-                    "--grep", "secret", "-n", "1000", "-o", "jsonl")  # the live store's filters: grep is case-sensitive
+                    "--grep", "secret", "-n", "1000", "-o", "jsonl")  # the same command under its other name
     assert same.returncode == 0, same.stderr
     assert [json.loads(line)["seq"] for line in same.stdout.splitlines()] == [r["seq"] for r in rows]
     newest = run_aico(env, "logs", "ls", "--archives", "-n", "2", "-o", "jsonl").stdout.splitlines()

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections import deque
-from collections.abc import Iterable, Iterator
-from typing import Any
 
 import typer
 from rich.table import Table
 
 from aico.cli.common import console, settings
+from aico.cli.logs.options import filter_options
 from aico.cli.output import Output, render
-from aico.errors import AicoError, QueryError, StoreError, ValidationError
-from aico.retention.archives import archive_dir, iter_archive_records, list_archives
+from aico.errors import AicoError, StoreError
+from aico.retention.archives import archive_dir, list_archives
 from aico.retention.job import RetentionJob
 from aico.retention.policy import MIB
 from aico.retention.restore import restore_day
-from aico.schema.levels import at_least
-from aico.schema.timestamps import normalize_timestamp
+from aico.retention.search import search_archives
+from aico.store.filters import LogFilter
 from aico.store.repository import LogStore
 
 app = typer.Typer(help="Daily encrypted archives: run retention now, list, restore a day, search.",
@@ -97,56 +95,21 @@ def restore(day: str = typer.Argument(..., help="The day to bring back, YYYY-MM-
                     f"until {result['pinned_until']}, then returns to its archive")
 
 
-def _bound(text: str | None, name: str) -> str | None:
-    if text is None:
-        return None
-    try:
-        return normalize_timestamp(text)
-    except ValueError as exc:
-        raise QueryError(f"{name}: {exc}") from None
-
-
-def search_records(records: Iterable[dict[str, Any]], *, levels: list[str] | None, module: str | None,
-                   since: str | None, until: str | None, grep: str | None) -> Iterator[dict[str, Any]]:
-    """The records that pass the basic filters (level set, module prefix, time range, text)."""
-    needle = grep.lower() if grep else None
-    for r in records:
-        if levels and r["level"] not in levels:
-            continue
-        if module and not (r["module"] == module or r["module"].startswith(module + ".")):
-            continue
-        if since and r["timestamp"] < since:
-            continue
-        if until and r["timestamp"] >= until:
-            continue
-        if needle and needle not in (r.get("message") or "").lower():
-            continue
-        yield r
-
-
 @app.command()
+@filter_options(query="argument")
 def search(
-    level: str = typer.Option(None, "--level", "-p", help="This level and above (debug, info, warning, ...)."),
-    module: str = typer.Option(None, "--module", "-m", help="This module and its submodules (a.b matches a.b.c)."),
-    since: str = typer.Option(None, "--since", help="From this time on (ISO-8601: 2026-11-01, 2026-11-01T10:00Z)."),
-    until: str = typer.Option(None, "--until", help="Before this time (ISO-8601)."),
-    grep: str = typer.Option(None, "--grep", "-g", help="Message contains this text (case-insensitive)."),
     limit: int = typer.Option(50, "--limit", "-n", min=0, help="How many records (the newest); 0 for all."),
+    reverse: bool = typer.Option(False, "--reverse", "-r", help="Newest first."),
     output: Output = typer.Option(Output.pretty, "--output", "-o", help="Output format."),
+    *, flt: LogFilter, utc: bool,
 ) -> None:
-    """Search the archived days (the live database is searched by `aico logs ls`)."""
+    """Search the archived days, with every filter of `aico logs ls` (the same as `aico logs ls --archives`)."""
     try:
-        levels = at_least(level) if level else None
-    except ValidationError as exc:
-        raise QueryError(f"--level: {exc.errors[0].message}") from None
-    lo, hi = _bound(since, "--since"), _bound(until, "--until")
-    s = settings()
-    try:
-        found = search_records(iter_archive_records(s, since=lo, until=hi), levels=levels, module=module,
-                               since=lo, until=hi, grep=grep)
-        rows: Iterable[dict[str, Any]] = deque(found, maxlen=limit) if limit else list(found)
+        rows = search_archives(settings(), flt, limit or None)
     except AicoError:
         raise
     except (OSError, ValueError) as exc:
         raise StoreError(f"cannot read the archives: {exc}") from exc
-    render(rows, output, console())
+    if reverse:
+        rows.reverse()
+    render(rows, output, console(), utc=utc)

@@ -10,8 +10,8 @@ from aico.retention.archives import iter_archive_records
 from aico.store.filters import LogFilter, matches
 
 
-def search_archives(settings: Settings, flt: LogFilter, limit: int) -> list[dict[str, Any]]:
-    """The newest ``limit`` archived records that pass ``flt``, oldest first.
+def search_archives(settings: Settings, flt: LogFilter, limit: int | None) -> list[dict[str, Any]]:
+    """The newest ``limit`` archived records (None: all) that pass ``flt``, oldest first.
 
     Whole day files outside ``since``/``until`` are skipped unopened; each record inside is
     checked with the same ``matches`` the live store's results agree with.
