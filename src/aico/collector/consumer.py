@@ -192,21 +192,18 @@ class LogConsumer:
             self.counters.received += 1
             self._reject(topic, b"", "message has a topic frame but no payload")
             return
+        self.counters.received += len(payloads)
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        append, decode = self._pending.append, wire.decode_row
+        record_bytes, message_bytes = self.max_record_bytes, self.max_message_bytes
         for payload in payloads:
-            self.counters.received += 1
             try:
-                row = wire.decode_row(
-                    payload, max_record_bytes=self.max_record_bytes, max_message_bytes=self.max_message_bytes
-                )
+                append(decode(payload, record_bytes, message_bytes))
             except ValidationError as exc:
                 self._reject(topic, payload, str(exc))
-                continue
             except Exception as exc:  # a decoder bug must not stop the consumer
                 self._reject(topic, payload, f"cannot decode: {type(exc).__name__}: {exc}")
-                continue
-            if not self._pending:
-                self._pending_since = time.monotonic()
-            self._pending.append(row)
 
     def _reject(self, topic: bytes, payload: bytes, reason: str) -> None:
         self.counters.rejected += 1

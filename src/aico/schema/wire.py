@@ -75,7 +75,7 @@ def decode(payload: bytes, *, max_record_bytes: int = 262144, max_message_bytes:
                                         max_message_bytes=max_message_bytes), strict=True))
 
 
-def decode_row(payload: bytes, *, max_record_bytes: int = 262144, max_message_bytes: int = 65536) -> Row:
+def decode_row(payload: bytes, max_record_bytes: int = 262144, max_message_bytes: int = 65536) -> Row:
     """``decode`` as a row: the record's values in ``COLUMNS`` order (the collector's hot path)."""
     if len(payload) > max_record_bytes:
         raise ValidationError(
