@@ -21,6 +21,7 @@ text is only ever in the memory of the two.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import queue
 import socket
@@ -43,6 +44,12 @@ from aico.errors import StoreError
 _HEADER = struct.Struct("!IQ")  # JSON length, payload length
 _BUFFER_BYTES = 4 << 20
 STOP_TIMEOUT_S = 10.0
+#: The reader allocates and frees tens of MB per window: keep freed memory for the next window
+#: instead of handing it back to the kernel and taking page faults (zeroed pages) on every window
+#: (glibc malloc; mimalloc, Arrow's default pool). About 6% of the reader's CPU.
+READER_ALLOCATOR = {
+    "MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30), "MIMALLOC_PURGE_DELAY": "-1",
+}
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,7 @@ class SourceReader:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "aico.analytics.reader", str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
+                env={**os.environ, **READER_ALLOCATOR},
             )
         except OSError as exc:
             ours.close()

@@ -68,9 +68,8 @@ def flatten_select(flat: Flattening) -> str:
                 FROM (
                     SELECT * EXCLUDE (timestamp, error_details, extra),
                         timestamp AS ts_text, TRY_CAST(timestamp AS TIMESTAMPTZ) AS ts,
-                        CASE WHEN json_valid(error_details) AND json_type(error_details) = 'OBJECT'
-                             THEN error_details END AS ed,
-                        CASE WHEN json_valid(extra) AND json_type(extra) = 'OBJECT' THEN extra END AS extra
+                        CASE WHEN TRY(json_type(error_details)) = 'OBJECT' THEN error_details END AS ed,
+                        CASE WHEN TRY(json_type(extra)) = 'OBJECT' THEN extra END AS extra  -- NULL: not JSON
                     FROM stage
                 )
             )
