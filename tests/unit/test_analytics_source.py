@@ -32,14 +32,13 @@ def job(settings: Settings, scrubber: Scrubber, *, chunk: int = 50, after_id: in
 
 
 def test_reader_hands_over_every_window_in_order(settings: Settings) -> None:
-    """The reader yields contiguous id windows (the first and last small), every record once, not yet scrubbed."""
+    """The reader yields the store's id windows in order, every record once, parsed, not yet scrubbed."""
     raws = etl_data.raw_records(200)
     etl_data.store_records(settings, raws)
     scrubber = Scrubber.from_settings(settings, create_key=True)
     with SourceReader(job(settings, scrubber, after_id=10)) as reader:
         windows = list(reader)
-    assert [(w.after_id, w.last_id) for w in windows] == [(10, 16), (16, 66), (66, 116), (116, 166), (166, 194),
-                                                          (194, 200)]
+    assert [(w.after_id, w.last_id) for w in windows] == [(10, 60), (60, 110), (110, 160), (160, 200)]
     assert [w.scanned for w in windows] == [w.last_id - w.after_id for w in windows]
     rows = pa.concat_tables([w.rows for w in windows if w.rows is not None])
     assert rows["id"].to_pylist() == list(range(11, 201))

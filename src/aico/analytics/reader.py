@@ -13,13 +13,10 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import closing
-from itertools import chain
 
 from aico.analytics.source import Job, ipc_buffer, recv_frame, send_frame, tune
 from aico.analytics.stage import connect, stage
-from aico.store.export import SourceChunk
 from aico.store.repository import LogStore
 
 
@@ -29,7 +26,7 @@ def serve(sock: socket.socket) -> None:
         raise ValueError("no job")
     job: Job = pickle.loads(memoryview(payload))  # from the process that started us
     with LogStore.open(job.settings) as store, closing(connect(job.settings.core.analytics.memory_limit)) as con:
-        windows = _windows(store, job)
+        windows = store.iter_since(job.after_id, chunk=job.chunk, upto=job.upto, levels=job.levels, since=job.since)
         while True:
             clock = time.perf_counter()
             chunk = next(windows, None)
@@ -42,18 +39,6 @@ def serve(sock: socket.socket) -> None:
             del chunk
             send_frame(sock, meta, data)
     send_frame(sock, {"done": True})
-
-
-def _windows(store: LogStore, job: Job) -> Iterator[SourceChunk]:
-    """``job``'s id windows; the first and the last an eighth of the others, so that the load
-    starts soon after the reader does and ends soon after its last read."""
-    small = max(1, job.chunk // 8)
-    first = min(job.upto, job.after_id + small)
-    last = max(first, job.upto - small)
-    return chain.from_iterable(
-        store.iter_since(low, chunk=job.chunk, upto=high, levels=job.levels, since=job.since)
-        for low, high in ((job.after_id, first), (first, last), (last, job.upto))
-    )
 
 
 def main() -> None:
