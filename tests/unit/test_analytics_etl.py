@@ -164,7 +164,7 @@ def test_crash_mid_run_resumes_cleanly(asettings: Settings, monkeypatch: pytest.
     real, calls = etl.load_chunk, []
 
     def failing(*args: Any, **kwargs: Any) -> int:
-        calls.append(args[1].chunk.last_id)
+        calls.append(args[1].last_id)
         if len(calls) == 2:
             raise RuntimeError("injected failure")
         return real(*args, **kwargs)

@@ -1,11 +1,13 @@
 """One ETL run: log store -> scrub -> flatten -> encrypted DuckDB, then rollups and Parquet.
 
     prune       records older than the retention window leave analytics (their days go dirty)
-    extract     source id windows after the watermark, filtered by level and retention (libSQL),
-                read one ahead by a helper thread
-    per window, in ONE DuckDB transaction:
-      stage     JSON rows -> temp table (DuckDB parses them)
-      scrub     pre-checks in DuckDB, detectors in Python on the rows they select
+    extract     in the reader process (``source``), one id window after another after the
+                watermark: read from libSQL (filtered by level and retention), parsed and
+                pre-checked for private data (``stage``), handed over as Arrow; it reads the
+                next window while this process loads the current one
+    per window:
+      scrub     Python fixes the rows the pre-checks selected, drops and pseudonymises (``scrub``)
+      in ONE DuckDB transaction (on one thread: the reader has the other core):
       promote   frequent ``extra`` keys become typed columns
       load      typed, flattened rows into ``logs``; their days marked dirty; watermark moved
     rollups     the dirty days recomputed, in one transaction
@@ -17,7 +19,6 @@ A crash anywhere loses at most the window in progress, which the next run does a
 from __future__ import annotations
 
 import time
-from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ import duckdb
 from aico.analytics import extras, parquet, rollups, schema, scrub, state, transform
 from aico.analytics.connection import open_analytics, transaction
 from aico.analytics.filters import SourceFilter
-from aico.analytics.source import Window, prefetch
+from aico.analytics.source import Job, SourceReader, Window
 from aico.config.settings import Analytics, Settings
 from aico.errors import StoreError
 from aico.privacy import Scrubber
@@ -80,29 +81,34 @@ def load_chunk(con: duckdb.DuckDBPyConnection, window: Window, scrubber: Scrubbe
                result: EtlResult, records_seen: int) -> int:
     """Scrub, flatten and load one window, moving the watermark with it; returns records seen so far."""
     phase = _Phases(result)
-    chunk = window.chunk
+    rows, candidates = scrub.apply(window.rows, scrubber) if window.rows is not None else (None, 0)
+    phase("scrub")
+    staged = rows.num_rows if rows is not None else 0
+    loaded = 0
     with transaction(con):
-        staged = transform.stage(con, window.rows) if chunk.rows else 0
-        phase("stage")
-        loaded = 0
         if staged:
-            result.scrub_candidates += scrub.scrub_stage(con, scrubber)
-            phase("scrub")
-            extras.count_keys(con, extras.load(con))
-            records_seen += staged
-            result.promoted += [p.column for p in extras.promote(con, cfg, records_seen)]
-            phase("extras")
-            loaded = transform.insert(con, scrubber, extras.flattening(extras.load(con)))
-            rollups.mark_dirty(con, chunk.after_id, chunk.last_id)
+            con.register("stage", rows)
+            try:
+                extras.count_keys(con, extras.load(con))
+                records_seen += staged
+                result.promoted += [p.column for p in extras.promote(con, cfg, records_seen)]
+                phase("extras")
+                loaded = transform.insert(con, extras.flattening(extras.load(con)))
+                rollups.mark_dirty(con, window.after_id, window.last_id)
+            finally:
+                con.unregister("stage")
             phase("load")
-        state.advance(con, chunk.last_id, staged)
+        state.advance(con, window.last_id, staged)
     phase("commit")
+    for name, seconds in window.seconds.items():
+        result.phases[name] = round(result.phases.get(name, 0.0) + seconds, 4)
+    result.scrub_candidates += candidates
     result.chunks += 1
-    result.scanned += chunk.scanned
+    result.scanned += window.scanned
     result.loaded += loaded
-    result.filtered += chunk.scanned - staged
+    result.filtered += window.scanned - staged
     result.invalid += staged - loaded
-    result.watermark_to = chunk.last_id
+    result.watermark_to = window.last_id
     return records_seen
 
 
@@ -118,14 +124,15 @@ def run_etl(settings: Settings, *, full: bool = False, parquet_dir: Path | None 
     counts_before = dict(scrubber.counts)
     source_filter = SourceFilter.from_settings(settings, now or started_at)
     result = EtlResult(mode="full" if full else "incremental")
-    with LogStore.open(settings) as store, open_analytics(settings, create=True) as con:
+    with LogStore.open(settings) as store:
+        top = store.last_issued_id()
+    with open_analytics(settings, create=True) as con:
         schema.ensure(con)
         if full:
             with transaction(con):
                 schema.reset(con)
         current = state.read(con)
         result.watermark_from = result.watermark_to = current.watermark
-        top = store.last_issued_id()
         if top < current.watermark:
             raise StoreError(
                 f"the log store's newest id ({top}) is below the analytics watermark ({current.watermark}): "
@@ -134,15 +141,16 @@ def run_etl(settings: Settings, *, full: bool = False, parquet_dir: Path | None 
         with transaction(con):
             result.pruned = rollups.prune(con, source_filter.since)
         seen = current.records_seen
-        windows = store.iter_since(current.watermark, chunk=cfg.chunk_size, upto=top,
-                                   levels=source_filter.levels, since=source_filter.since)
+        if top > current.watermark:
+            job = Job(settings, scrub.Prechecks.of(scrubber), after_id=current.watermark, upto=top,
+                      chunk=cfg.chunk_size, levels=source_filter.levels, since=source_filter.since)
+            con.execute("SET threads = 1")
+            with SourceReader(job) as reader:
+                for window in reader:
+                    seen = load_chunk(con, window, scrubber, cfg, result, seen)
+                result.phases["wait"] = round(reader.waited, 4)
+            con.execute(f"SET threads = {cfg.threads}" if cfg.threads else "RESET threads")
         phase = _Phases(result)
-        with closing(prefetch(windows)) as ready:  # closed (reader joined) before the store is
-            for window in ready:
-                phase("extract")
-                seen = load_chunk(con, window, scrubber, cfg, result, seen)
-                phase.mark = time.perf_counter()
-        phase("extract")
         dirty = {d for (d,) in con.execute("SELECT day FROM etl_dirty_days").fetchall()}
         result.rollup_days = rollups.recompute(con)
         phase("rollups")

@@ -93,7 +93,7 @@ def count_keys(con: duckdb.DuckDBPyConnection, promoted: list[Promoted]) -> None
     con.execute(f"""
         INSERT INTO etl_extra_keys
         SELECT k, count(*), NULL FROM (
-            SELECT unnest(json_keys(extra)) AS k FROM stage WHERE json_valid(extra) AND json_type(extra) = 'OBJECT')
+            SELECT unnest(TRY(json_keys(extra))) AS k FROM stage)  -- no keys: not an object, or not JSON
         {done}
         GROUP BY k
         ON CONFLICT (key) DO UPDATE SET seen = seen + excluded.seen
@@ -114,11 +114,13 @@ def promote(con: duckdb.DuckDBPyConnection, cfg: Analytics, records_seen: int) -
     room = cfg.max_promoted_columns - len(current)
     if room <= 0 or records_seen <= 0:
         return []
-    taken = {p.column for p in current} | {r[0].lower() for r in con.execute("DESCRIBE logs").fetchall()}
     rows = con.execute(
         "SELECT key, seen FROM etl_extra_keys WHERE status IS NULL AND seen >= ? AND seen >= ? ORDER BY seen DESC, key",
         [cfg.promote_min_records, cfg.promote_min_share * records_seen],
     ).fetchall()
+    if not rows:
+        return []
+    taken = {p.column for p in current} | {r[0].lower() for r in con.execute("DESCRIBE logs").fetchall()}
     new: list[Promoted] = []
     for key, _seen in rows:
         if len(new) >= room:

@@ -2,8 +2,9 @@
 
 ``Scrubber.scrub_record`` works on one stored record (the ingest path can call it before a
 record is written); the analytics ETL calls ``scrub_text``/``scrub_json`` only on values that
-match ``text_precheck``/``json_precheck``, which it evaluates in bulk inside DuckDB. Text that
-does not match the pre-check is returned unchanged, by construction.
+match ``text_precheck``/``json_precheck``, which it evaluates in bulk inside DuckDB, and hashes
+each distinct id once (``pseudonym``). Text that does not match the pre-check is returned
+unchanged, by construction.
 
 Every change is counted by rule in ``counts``.
 """
@@ -111,20 +112,17 @@ class Scrubber:
     # -- ids -------------------------------------------------------------------------------
     def pseudonymize(self, value: str) -> str:
         """A keyed hash (HMAC-SHA256) of ``value``: the same id always gives the same pseudonym."""
+        self.counts["pseudonymized"] += 1
+        return self.pseudonym(value)
+
+    def pseudonym(self, value: str) -> str:
+        """``pseudonymize`` without counting (for a caller that hashes each distinct value once)."""
         cached = self._pseudonyms.get(value)
         if cached is None:
             cached = hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:PSEUDONYM_CHARS]
             if len(self._pseudonyms) < 100_000:
                 self._pseudonyms[value] = cached
-        self.counts["pseudonymized"] += 1
         return cached
-
-    def hmac_pads(self) -> tuple[bytes, bytes]:
-        """``(key ^ ipad, key ^ opad)`` of RFC 2104, for computing the same pseudonyms in SQL:
-        ``sha256(opad || sha256(ipad || value))`` (see ``aico.analytics.transform``)."""
-        key = self._key if len(self._key) <= 64 else hashlib.sha256(self._key).digest()
-        key = key.ljust(64, b"\0")
-        return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
     # -- JSON ------------------------------------------------------------------------------
     def scrub_json(self, text: str | None, *, scan: bool | None = None) -> str | None:
