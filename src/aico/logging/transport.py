@@ -29,6 +29,11 @@ class Transport(Protocol):
     def close(self, linger_s: float) -> None: ...
 
 
+def _readable(sock: zmq.Socket[bytes]) -> bool:
+    """Whether a message is waiting (cheaper than a recv that raises Again when none is)."""
+    return bool(int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN)
+
+
 _MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 _LAST = int(zmq.NOBLOCK)
 
@@ -50,7 +55,8 @@ class ZmqTransport:
                 poller.register(self.sub, zmq.POLLIN)
             poller.register(self.pub, event)
         # A plain PUB cannot tell; an XPUB learns it from the subscriptions it receives.
-        self._subscribed = self.pub.socket_type != zmq.XPUB
+        self._xpub = self.pub.socket_type == zmq.XPUB
+        self._subscribed = not self._xpub
 
     def send(self, topic: bytes, payloads: list[bytes]) -> bool:
         # Frame by frame with plain int flags: send_multipart combines enum flags for every
@@ -81,20 +87,21 @@ class ZmqTransport:
             poller = self._poll_room if self._subscribed else self._poll_joined
         if not poller.poll(int(timeout_s * 1000)) or self.sub is None:
             return out
-        while True:
+        while _readable(self.sub):  # no exception at the end, unlike recv's Again
             try:
                 frames = self.sub.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
-                return out
+                break
             if len(frames) == 2:
                 out.append(frames[1])
+        return out
 
     def _drain_subscriptions(self) -> None:
         """An XPUB publisher hears the subscriptions that reach it: one to ``logs.`` means a
         collector listens, so sending before it (the slow joiner) would only lose records."""
-        if self.pub.socket_type != zmq.XPUB:
+        if not self._xpub:
             return
-        while True:
+        while _readable(self.pub):
             try:
                 message = self.pub.recv(zmq.NOBLOCK)
             except zmq.Again:

@@ -166,4 +166,6 @@ def seq_field(seq: int) -> bytes:
         return b"\xa8\x01" + bytes((seq,))
     if seq < 0x4000:
         return b"\xa8\x01" + bytes(((seq & 0x7F) | 0x80, seq >> 7))
+    if seq < 0x200000:  # up to two million records: three bytes
+        return b"\xa8\x01" + bytes(((seq & 0x7F) | 0x80, ((seq >> 7) & 0x7F) | 0x80, seq >> 14))
     return b"\xa8\x01" + _varint(seq)
