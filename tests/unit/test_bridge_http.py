@@ -73,6 +73,20 @@ def test_a_batch_is_judged_record_by_record(client: httpx.Client, sink: MemorySi
     assert [rec["message"] for rec in sink.records] == [f"clicked {i}" for i in range(10) if i not in (3, 7)]
 
 
+@pytest.mark.parametrize("field", ["file", "function", "module", "topic", "trace_id", "user_id", "function_name"])
+def test_a_field_over_1024_characters_rejects_only_its_record(
+        client: httpx.Client, sink: MemorySink, field: str) -> None:
+    """A browser's long file or function name (> 1024 characters) rejects that record; its batch goes through."""
+    long = record(1, **{field: "x" * 1025})
+    if field == "function_name":  # the consumer document's name for function: judged by the same rule
+        del long["function"]
+    r = client.post("/api/v1/logs/batch", json=[record(0), long, record(2)], headers=AUTH)
+    assert r.status_code == 202, r.text
+    assert r.json() == {"accepted": 2, "rejected": [{"index": 1, "errors": [
+        {"field": "function" if field == "function_name" else field, "message": "longer than 1024 characters"}]}]}
+    assert [rec["message"] for rec in sink.records] == ["clicked 0", "clicked 2"]
+
+
 def test_logs_object_and_gzip_are_accepted(client: httpx.Client, sink: MemorySink) -> None:
     """{"logs": [...]} works as well as an array, and a gzip body is decoded."""
     body = gzip.compress(json.dumps({"logs": [record(1), record(2)]}).encode())

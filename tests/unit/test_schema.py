@@ -76,6 +76,19 @@ def test_unknown_keys_are_kept_in_extra() -> None:
     assert json.loads(record["extra"]) == {"a": 1, "screen": "home"}
 
 
+def test_function_name_stands_in_for_function_under_the_same_rules() -> None:
+    """`function_name` (the consumer document's name) fills a missing `function`, judged as `function` is:
+    a value the collector would refuse is refused here, so no accepted record is lost on the way."""
+    bare = {k: v for k, v in BASE.items() if k != "function"}
+    record = normalize({**bare, "function_name": "render"})
+    assert record["function"] == "render" and record["extra"] is None
+    assert wire.decode(wire.encode(record)) == record
+    for value, reason in (("x" * 1025, "function: longer than 1024 characters"),
+                          ("  ", "function: must be a non-empty string")):
+        with pytest.raises(ValidationError, match=reason):
+            normalize({**bare, "function_name": value})
+
+
 def test_json_payload_with_leading_blank_is_json() -> None:
     """Payloads starting with `{` or a blank are JSON; others are protobuf."""
     assert wire.decode(b' ' + json.dumps(BASE).encode())["message"] == "hello"

@@ -11,6 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from aico.errors import FieldError, ValidationError
 from aico.schema.levels import parse_level
 from aico.schema.timestamps import normalize_timestamp
@@ -32,6 +34,25 @@ MAX_FIELD_CHARS = 1024
 
 Record = dict[str, Any]
 Row = tuple[Any, ...]  # a record's values in COLUMNS order
+_KNOWN = frozenset(COLUMNS) | {"function_name"}
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text (UTF-8, not ASCII-escaped). orjson for what it can take (NaN becomes null);
+    the standard library for the rest (integers past 64 bits, lone surrogates, other key types)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError included
+        return json.dumps(value, ensure_ascii=False, default=repr, separators=(",", ":"))
+
+
+def loads(text: str | bytes) -> Any:
+    """JSON text to values: orjson, or the standard library for what orjson refuses (NaN, lone surrogates);
+    ``ValueError`` if neither takes it."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _json_object(name: str, value: Any, errors: list[FieldError]) -> str | None:
@@ -39,7 +60,7 @@ def _json_object(name: str, value: Any, errors: list[FieldError]) -> str | None:
         return None
     if isinstance(value, str):
         try:
-            parsed = json.loads(value)
+            parsed = loads(value)
         except ValueError:
             if name == "error_details":  # a bare stack or message from a frontend
                 return json.dumps({"message": value}, ensure_ascii=False)
@@ -51,7 +72,7 @@ def _json_object(name: str, value: Any, errors: list[FieldError]) -> str | None:
         return None
     if not value:
         return None
-    return json.dumps(value, ensure_ascii=False, default=repr, separators=(",", ":"))
+    return dumps(value if isinstance(value, dict) else dict(value))
 
 
 def normalize(raw: Mapping[str, Any], *, max_message_bytes: int = 65536) -> Record:
@@ -65,6 +86,8 @@ def normalize(raw: Mapping[str, Any], *, max_message_bytes: int = 65536) -> Reco
         raise ValidationError([FieldError("record", f"must be a JSON object, got {type(raw).__name__}")])
     errors: list[FieldError] = []
     out: Record = dict.fromkeys(COLUMNS)
+    if raw.get("function") is None and isinstance(raw.get("function_name"), str):
+        raw = {**raw, "function": raw["function_name"]}  # the consumer document's name; judged as function is
 
     for name in REQUIRED:
         if name not in raw or raw[name] is None:
@@ -124,15 +147,13 @@ def normalize(raw: Mapping[str, Any], *, max_message_bytes: int = 65536) -> Reco
     for name in JSON_FIELDS:
         out[name] = _json_object(name, raw.get(name), errors)
 
-    unknown = {k: v for k, v in raw.items() if k not in out and k != "function_name"}
-    if "function_name" in raw and out["function"] is None and isinstance(raw["function_name"], str):
-        out["function"] = raw["function_name"]  # the consumer document's column name
-        errors = [e for e in errors if e.field != "function"]
+    unknown = raw.keys() - _KNOWN
     if unknown and not errors:
-        extra = json.loads(out["extra"]) if out["extra"] else {}
-        for key, value in unknown.items():
-            extra.setdefault(str(key), value)
-        out["extra"] = json.dumps(extra, ensure_ascii=False, default=repr, separators=(",", ":"))
+        extra = loads(out["extra"]) if out["extra"] else {}
+        for key, value in raw.items():
+            if key in unknown:
+                extra.setdefault(str(key), value)
+        out["extra"] = dumps(extra)
     if errors:
         raise ValidationError(errors)
     if out["subsystem"] is None:
