@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aico.errors import OverloadedError
+
 from bridge_support import ORIGIN, TOKEN, MemorySink, record, served
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -138,6 +140,24 @@ def test_a_full_producer_gives_429_with_retry_after(client: httpx.Client, sink: 
     sink.full = True
     r = client.post("/api/v1/logs/batch", json=[record(1), record(2)], headers=AUTH)
     assert r.status_code == 429 and r.headers["retry-after"] == "1" and not sink.records
+    one = client.post("/api/v1/logs", json=record(3), headers=AUTH)
+    assert one.status_code == 429 and one.headers["retry-after"] == "1" and not sink.records
+
+
+def test_a_batch_without_room_is_refused_before_it_is_judged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the producer has no room for a batch, it is not judged at all: a 429 costs no validation."""
+    from aico.bridge.intake import Intake
+    from aico.config import load_settings
+
+    sink = MemorySink()
+    intake = Intake(load_settings(home=tmp_path, env={}), sink)
+    judged: list[int] = []
+    monkeypatch.setattr(intake, "judge", lambda raws, size: judged.append(len(raws)))
+    sink.full = True
+    with pytest.raises(OverloadedError) as refused:
+        intake.batch([record(i) for i in range(500)], 10_000)
+    assert refused.value.retry_after_s == 1 and not judged and not sink.records
+    assert intake.counters.overloaded == 1
 
 
 def test_beacon_takes_the_token_as_a_query_parameter(client: httpx.Client, sink: MemorySink) -> None:

@@ -28,7 +28,7 @@ def intake_of(request: Request) -> Intake:
     return intake
 
 
-def authorize(request: Request, credentials: Credentials) -> None:
+async def authorize(request: Request, credentials: Credentials) -> None:  # async: no thread hop per request
     request.app.state.tokens.require(credentials.credentials if credentials else None)
 
 
