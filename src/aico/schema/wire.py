@@ -27,6 +27,7 @@ _STRING_FIELDS = (
     "timestamp", "subsystem", "module", "function", "message", "extra", "topic", "file", "trace_id",
     "session_id", "user_id", "error_details", "severity", "origin", "environment", "producer_id",
 )
+_UNSTAMPED_FIELDS = tuple(name for name in _STRING_FIELDS if name != "producer_id")
 # "{" or leading blanks; never "\n", which is how a LogEntry with a timestamp starts.
 _JSON_FIRST_BYTES = (b"{", b" ", b"\t", b"\r")
 _LEVEL_NAMES = {number: name for name, number in LEVELS.items()}
@@ -35,19 +36,16 @@ _LEVEL_NAMES = {number: name for name, number in LEVELS.items()}
 def encode(record: Record, *, stamp: bool = True) -> bytes:
     """One record (already normalised) as ``LogEntry`` bytes; ``stamp=False`` leaves out
     ``producer_id`` and ``seq`` (the producer appends its own, see ``seq_field``)."""
-    fields: dict[str, Any] = {}
-    for name in _STRING_FIELDS:
+    entry = LogEntry(level=LEVELS[record["level"]])  # type: ignore[arg-type]  # then field by field: faster
+    for name in _STRING_FIELDS if stamp else _UNSTAMPED_FIELDS:
         value = record.get(name)
         if value:
-            fields[name] = value if isinstance(value, str) else json.dumps(value, default=repr)
-    if not stamp:
-        fields.pop("producer_id", None)
-    elif record.get("seq"):
-        fields["seq"] = record["seq"]
+            setattr(entry, name, value if isinstance(value, str) else json.dumps(value, default=repr))
+    if stamp and record.get("seq"):
+        entry.seq = record["seq"]
     if record.get("line") is not None:
-        fields["line"] = record["line"]
-    fields["message"] = record.get("message") or ""
-    return LogEntry(level=LEVELS[record["level"]], **fields).SerializeToString()  # type: ignore[arg-type]
+        entry.line = record["line"]
+    return entry.SerializeToString()
 
 
 def entry_to_raw(entry: Any) -> dict[str, Any]:
