@@ -89,6 +89,15 @@ def test_a_field_over_1024_characters_rejects_only_its_record(
     assert [rec["message"] for rec in sink.records] == ["clicked 0", "clicked 2"]
 
 
+def test_json_the_fast_parser_refuses_is_still_taken(client: httpx.Client, sink: MemorySink) -> None:
+    """Bodies the fast parser refuses (a lone surrogate escape, NaN) are parsed the standard way, not refused."""
+    body = json.dumps([record(0, message="a\ud800b", extra={"ratio": float("nan")})]).encode()
+    assert b"\\ud800" in body and b"NaN" in body
+    r = client.post("/api/v1/logs/batch", content=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert r.json() == {"accepted": 1, "rejected": []}
+    assert sink.records[0]["message"] == "a\ufffdb" and sink.records[0]["extra"] == '{"ratio":null}'
+
+
 def test_logs_object_and_gzip_are_accepted(client: httpx.Client, sink: MemorySink) -> None:
     """{"logs": [...]} works as well as an array, and a gzip body is decoded."""
     body = gzip.compress(json.dumps({"logs": [record(1), record(2)]}).encode())

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from aico.errors import ValidationError
 from aico.schema import COLUMNS, normalize, wire
 from aico.schema.levels import at_least, parse_level
+from aico.schema.record import loads
 from aico.schema.timestamps import normalize_timestamp
 
 BASE = {"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "m", "function": "f",
@@ -87,6 +88,17 @@ def test_function_name_stands_in_for_function_under_the_same_rules() -> None:
                           ("  ", "function: must be a non-empty string")):
         with pytest.raises(ValidationError, match=reason):
             normalize({**bare, "function_name": value})
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    """A JSON "\\ud800" escape (no UTF-8 text can hold it) becomes U+FFFD wherever it is, extra and keys too."""
+    raw = loads('{"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "m\\ud800", "function": "f", '
+                '"topic": "t", "message": "a\\udc00b", "file": "x\\ud800.js", "extra": {"k": "v\\ud800"}, '
+                '"screen\\ud800": 1}')
+    record = normalize(raw)
+    assert (record["message"], record["module"], record["file"]) == ("a\ufffdb", "m\ufffd", "x\ufffd.js")
+    assert json.loads(record["extra"]) == {"k": "v\ufffd", "screen\ufffd": 1}
+    assert wire.decode(wire.encode(record)) == record
 
 
 def test_json_payload_with_leading_blank_is_json() -> None:

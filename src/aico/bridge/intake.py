@@ -59,6 +59,8 @@ class Intake:
     def __init__(self, settings: Settings, sink: Sink) -> None:
         self.cfg = settings.core.bridge
         self.max_record_bytes = settings.core.logging.max_record_bytes
+        self.max_message_bytes = self.cfg.max_message_bytes
+        self.origin, self.subsystem = self.cfg.origin, self.cfg.subsystem
         self.sink = sink
         self.counters = Counters()
 
@@ -68,13 +70,13 @@ class Intake:
             raise ValidationError([FieldError("record", f"must be a JSON object, got {_json_type(raw)}")])
         raw = dict(raw)
         if not raw.get("origin"):
-            raw["origin"] = self.cfg.origin
+            raw["origin"] = self.origin
         if not raw.get("subsystem"):
-            raw["subsystem"] = self.cfg.subsystem
+            raw["subsystem"] = self.subsystem
         pid, seq = raw.pop("producer_id", None), raw.pop("seq", None)
-        errors = _stamp_errors(pid, seq)
+        errors = _stamp_errors(pid, seq) if pid is not None or seq is not None else []
         try:
-            record = normalize(raw, max_message_bytes=self.cfg.max_message_bytes)
+            record = normalize(raw, max_message_bytes=self.max_message_bytes)
         except ValidationError as exc:
             raise ValidationError(exc.errors + errors) from None
         if errors:
