@@ -29,7 +29,7 @@ def running_bridge(env: dict[str, str], not_pid: int | None = None) -> dict[str,
         ok = status.get("state") == "running" and status.get("pid") not in (None, not_pid) and "accepted" in status
         return status if ok else None
 
-    return wait_until(ready, timeout=60, message="the bridge process running")
+    return wait_until(ready, timeout=60, interval=0.5, message="the bridge process running")  # each look: a CLI run
 
 
 def alive(pid: int) -> bool:
@@ -50,6 +50,7 @@ def post(env: dict[str, str], records: int) -> httpx.Response:
 
 
 def stored(env: dict[str, str]) -> int:
+    """Records in the store (poll it every 0.2 s or so: each look opens the encrypted store)."""
     with LogStore.open(load_settings(env=env)) as store:
         return store.count()
 
@@ -62,8 +63,9 @@ def test_the_bridge_is_a_process_of_its_own_that_stops_with_the_backend(env: dic
         pid = int(status["pid"])
         assert backend.proc is not None and pid != backend.proc.pid and alive(pid)
         assert post(env, 10).json() == {"accepted": 10, "rejected": []}
-        wait_until(lambda: stored(env) == 10, timeout=30, message="10 stored")
-        assert running_bridge(env)["accepted"] == 10
+        wait_until(lambda: stored(env) == 10, timeout=30, interval=0.2, message="10 stored")
+        wait_until(lambda: bridge_status(env).get("accepted") == 10, timeout=10, interval=0.5,
+                   message="its status to count 10")
     finally:
         assert backend.stop() == 0
     assert not alive(pid)
@@ -74,12 +76,12 @@ def test_a_bridge_process_that_dies_is_started_again(env: dict[str, str]) -> Non
     with Backend(env):
         first = running_bridge(env)
         assert post(env, 50).json()["accepted"] == 50
-        wait_until(lambda: stored(env) == 50, timeout=30, message="the first 50 stored")
+        wait_until(lambda: stored(env) == 50, timeout=30, interval=0.2, message="the first 50 stored")
         os.kill(int(first["pid"]), signal.SIGKILL)
         second = running_bridge(env, not_pid=int(first["pid"]))
         assert second["restarts"] == 1
         assert post(env, 50).json()["accepted"] == 50
-        wait_until(lambda: stored(env) == 100, timeout=30, message="the next 50 stored")
+        wait_until(lambda: stored(env) == 100, timeout=30, interval=0.2, message="the next 50 stored")
 
 
 def test_the_bridge_process_leaves_when_the_backend_is_killed(env: dict[str, str]) -> None:
@@ -87,7 +89,7 @@ def test_the_bridge_process_leaves_when_the_backend_is_killed(env: dict[str, str
     backend = Backend(env).start()
     pid = int(running_bridge(env)["pid"])
     backend.kill()
-    wait_until(lambda: not alive(pid), timeout=60, message="the bridge process gone")
+    wait_until(lambda: not alive(pid), timeout=60, interval=0.1, message="the bridge process gone")
 
 
 def test_a_port_in_use_fails_the_start_with_the_reason(env: dict[str, str]) -> None:
