@@ -123,11 +123,18 @@ class Intake:
             raise self._overloaded(len(records))
         self.counters.accepted += len(records)
 
-    def _overloaded(self, count: int) -> OverloadedError:
+    def check_room(self) -> None:
+        """``OverloadedError`` (429) now if the producer has no room for even one record: the
+        request's body need not be read and parsed."""
+        if self.sink.pressure(1):
+            raise self._overloaded()
+
+    def _overloaded(self, count: int | None = None) -> OverloadedError:
         self.counters.overloaded += 1
+        what = "" if count is None else f" ({count} records not taken)"
         return OverloadedError(
-            f"the bridge's producer is full ({count} records not taken): send again after "
-            f"{self.cfg.retry_after_s}s", self.cfg.retry_after_s,
+            f"the bridge's producer is full{what}: send again after {self.cfg.retry_after_s}s",
+            self.cfg.retry_after_s,
         )
 
     def batch(self, raws: Sequence[Any], body_bytes: int) -> Judgement:
