@@ -99,7 +99,12 @@ def main() -> int:
     say(out, {"ready": {"port": bridge.server.port}})
     interval = bridge.settings.core.backend.status_interval_ms / 1000
     while True:
-        say(out, {"status": bridge.status()})
+        status = bridge.status()
+        say(out, {"status": status})
+        if status["state"] != "running":  # the server's or the producer's thread ended: the plugin starts anew
+            print("[aico bridge] the server or its producer stopped: exiting", file=sys.stderr, flush=True)
+            bridge.stop()
+            return 4
         if stdin_closed(interval):
             break
     bridge.stop()
