@@ -1,8 +1,9 @@
 """Frontend bridge throughput: batch POSTs on loopback from a concurrent load generator.
 
-One backend process (broker, consumer, bridge) in a fresh AICO_HOME; this process is the
-load generator: ``--connections`` asyncio clients (httpx), each POSTing batches of
-``--batch`` records to ``/api/v1/logs/batch`` as fast as answers come, backing off on 429.
+One backend (broker and consumer, with the store writer and the bridge in child processes
+of their own) in a fresh AICO_HOME; this process is the load generator: ``--connections``
+asyncio clients (httpx), each POSTing batches of ``--batch`` records to
+``/api/v1/logs/batch`` as fast as answers come, backing off on 429.
 Two figures per case: *accepted* (records/s answered 202: in the bridge producer's
 keeping) and *stored* (records/s until the last one is in the encrypted store). The baseline,
 measured in the same run, is the spec's bridge shape: one record per POST (``/log``).
@@ -10,7 +11,7 @@ measured in the same run, is the spec's bridge shape: one record per POST (``/lo
     python bench/bridge.py --records 200000 --json
 
 Both the generator and the backend share the machine's cores: the figures are for this box.
-``backend_cpu_us_per_record`` (CPU time of the backend and its writer process per record stored) says
+``backend_cpu_us_per_record`` (CPU time of the backend and its child processes per record stored) says
 what a record costs whatever else the machine is doing (bridge, producer, broker, collector
 and store together).
 """
@@ -43,7 +44,7 @@ def cpu_seconds(pid: int) -> float:
             continue
         ticks[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
     tree, total = {pid}, 0
-    for _ in range(4):  # the backend, its writer process, and anything under them
+    for _ in range(4):  # the backend, its writer and bridge processes, and anything under them
         tree |= {p for p, (parent, _) in ticks.items() if parent in tree}
     total = sum(ticks[p][1] for p in tree if p in ticks)
     return total / os.sysconf("SC_CLK_TCK")

@@ -29,6 +29,9 @@ class MemorySink:
         self.records.extend(records)
         return True
 
+    def pressure(self, extra: int = 0) -> bool:
+        return self.full
+
 
 @contextmanager
 def served(home: Path, **bridge: Any) -> Iterator[tuple[str, MemorySink]]:

@@ -177,7 +177,8 @@ class Client {
     this.storageReady = true;
     await this._persist();
     dropSlots(slots); // the stashed records are in storage now
-    this._schedule(0);
+    // Records from before this page go out at once; this page's own wait for the flush interval.
+    this._schedule(kept.length || this._unsent() >= this.limit ? 0 : this.o.flushIntervalMs);
   }
 
   _persistSoon() {

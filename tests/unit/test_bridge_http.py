@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aico.errors import OverloadedError
+
 from bridge_support import ORIGIN, TOKEN, MemorySink, record, served
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -73,6 +75,29 @@ def test_a_batch_is_judged_record_by_record(client: httpx.Client, sink: MemorySi
     assert [rec["message"] for rec in sink.records] == [f"clicked {i}" for i in range(10) if i not in (3, 7)]
 
 
+@pytest.mark.parametrize("field", ["file", "function", "module", "topic", "trace_id", "user_id", "function_name"])
+def test_a_field_over_1024_characters_rejects_only_its_record(
+        client: httpx.Client, sink: MemorySink, field: str) -> None:
+    """A browser's long file or function name (> 1024 characters) rejects that record; its batch goes through."""
+    long = record(1, **{field: "x" * 1025})
+    if field == "function_name":  # the consumer document's name for function: judged by the same rule
+        del long["function"]
+    r = client.post("/api/v1/logs/batch", json=[record(0), long, record(2)], headers=AUTH)
+    assert r.status_code == 202, r.text
+    assert r.json() == {"accepted": 2, "rejected": [{"index": 1, "errors": [
+        {"field": "function" if field == "function_name" else field, "message": "longer than 1024 characters"}]}]}
+    assert [rec["message"] for rec in sink.records] == ["clicked 0", "clicked 2"]
+
+
+def test_json_the_fast_parser_refuses_is_still_taken(client: httpx.Client, sink: MemorySink) -> None:
+    """Bodies the fast parser refuses (a lone surrogate escape, NaN) are parsed the standard way, not refused."""
+    body = json.dumps([record(0, message="a\ud800b", extra={"ratio": float("nan")})]).encode()
+    assert b"\\ud800" in body and b"NaN" in body
+    r = client.post("/api/v1/logs/batch", content=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert r.json() == {"accepted": 1, "rejected": []}
+    assert sink.records[0]["message"] == "a\ufffdb" and sink.records[0]["extra"] == '{"ratio":null}'
+
+
 def test_logs_object_and_gzip_are_accepted(client: httpx.Client, sink: MemorySink) -> None:
     """{"logs": [...]} works as well as an array, and a gzip body is decoded."""
     body = gzip.compress(json.dumps({"logs": [record(1), record(2)]}).encode())
@@ -124,6 +149,24 @@ def test_a_full_producer_gives_429_with_retry_after(client: httpx.Client, sink: 
     sink.full = True
     r = client.post("/api/v1/logs/batch", json=[record(1), record(2)], headers=AUTH)
     assert r.status_code == 429 and r.headers["retry-after"] == "1" and not sink.records
+    one = client.post("/api/v1/logs", json=record(3), headers=AUTH)
+    assert one.status_code == 429 and one.headers["retry-after"] == "1" and not sink.records
+
+
+def test_a_batch_without_room_is_refused_before_it_is_judged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the producer has no room for a batch, it is not judged at all: a 429 costs no validation."""
+    from aico.bridge.intake import Intake
+    from aico.config import load_settings
+
+    sink = MemorySink()
+    intake = Intake(load_settings(home=tmp_path, env={}), sink)
+    judged: list[int] = []
+    monkeypatch.setattr(intake, "judge", lambda raws, size: judged.append(len(raws)))
+    sink.full = True
+    with pytest.raises(OverloadedError) as refused:
+        intake.batch([record(i) for i in range(500)], 10_000)
+    assert refused.value.retry_after_s == 1 and not judged and not sink.records
+    assert intake.counters.overloaded == 1
 
 
 def test_beacon_takes_the_token_as_a_query_parameter(client: httpx.Client, sink: MemorySink) -> None:

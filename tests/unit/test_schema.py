@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from aico.errors import ValidationError
 from aico.schema import COLUMNS, normalize, wire
 from aico.schema.levels import at_least, parse_level
+from aico.schema.record import loads
 from aico.schema.timestamps import normalize_timestamp
 from aico.store.repository import encode_rows
 
@@ -77,6 +78,30 @@ def test_unknown_keys_are_kept_in_extra() -> None:
     assert json.loads(record["extra"]) == {"a": 1, "screen": "home"}
 
 
+def test_function_name_stands_in_for_function_under_the_same_rules() -> None:
+    """`function_name` (the consumer document's name) fills a missing `function`, judged as `function` is:
+    a value the collector would refuse is refused here, so no accepted record is lost on the way."""
+    bare = {k: v for k, v in BASE.items() if k != "function"}
+    record = normalize({**bare, "function_name": "render"})
+    assert record["function"] == "render" and record["extra"] is None
+    assert wire.decode(wire.encode(record)) == record
+    for value, reason in (("x" * 1025, "function: longer than 1024 characters"),
+                          ("  ", "function: must be a non-empty string")):
+        with pytest.raises(ValidationError, match=reason):
+            normalize({**bare, "function_name": value})
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    """A JSON "\\ud800" escape (no UTF-8 text can hold it) becomes U+FFFD wherever it is, extra and keys too."""
+    raw = loads('{"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "m\\ud800", "function": "f", '
+                '"topic": "t", "message": "a\\udc00b", "file": "x\\ud800.js", "extra": {"k": "v\\ud800"}, '
+                '"screen\\ud800": 1}')
+    record = normalize(raw)
+    assert (record["message"], record["module"], record["file"]) == ("a\ufffdb", "m\ufffd", "x\ufffd.js")
+    assert json.loads(record["extra"]) == {"k": "v\ufffd", "screen\ufffd": 1}
+    assert wire.decode(wire.encode(record)) == record
+
+
 def test_json_payload_with_leading_blank_is_json() -> None:
     """Payloads starting with `{` or a blank are JSON; others are protobuf."""
     assert wire.decode(b' ' + json.dumps(BASE).encode())["message"] == "hello"
@@ -122,7 +147,7 @@ def test_schema_fields_match_the_proto() -> None:
     assert set(COLUMNS) == proto_fields
 
 
-def test_lone_surrogates_become_replacement_characters() -> None:
+def test_lone_surrogates_in_a_bus_payload_can_be_stored() -> None:
     """A JSON "\\ud800" escape decodes to a string no UTF-8 can hold: it becomes U+FFFD, so the
     record can still be sent and stored (it used to make the collector's batch encoding raise)."""
     payload = b'{"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "m", "function": "f", ' \

@@ -7,5 +7,6 @@
     limits.py     body size, gzip, batch shape and size
     auth.py       the bearer token ($AICO_HOME/keys/bridge.token)
     models.py     the request and response shapes of the OpenAPI schema
-    plugin.py     plugin ``log_bridge``: uvicorn in a thread of the backend, one relaying producer
+    process.py    the bridge's own process: uvicorn and one relaying producer, apart from the collector
+    plugin.py     plugin ``log_bridge``: runs that process, reports its status, stops it
 """

@@ -10,7 +10,6 @@ the store keeps one copy of each stamp. Records with no stamp are stamped by the
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any, Protocol
 
 from aico.config.settings import Settings
 from aico.errors import FieldError, OverloadedError, PayloadTooLargeError, ValidationError
-from aico.schema.record import Record, normalize
+from aico.schema.record import Record, dumps, normalize
 
 RELAY_PREFIX = "frontend:"
 PRODUCER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
@@ -29,6 +28,9 @@ class Sink(Protocol):
     """Where accepted records go: the relaying ``Producer`` (all or nothing, False when full)."""
 
     def offer_many(self, records: Sequence[Record]) -> bool: ...
+
+    def pressure(self, extra: int = 0) -> bool:
+        """True when ``extra`` more records would pass its bounds (then a batch is not even judged)."""
 
 
 @dataclass
@@ -57,6 +59,8 @@ class Intake:
     def __init__(self, settings: Settings, sink: Sink) -> None:
         self.cfg = settings.core.bridge
         self.max_record_bytes = settings.core.logging.max_record_bytes
+        self.max_message_bytes = self.cfg.max_message_bytes
+        self.origin, self.subsystem = self.cfg.origin, self.cfg.subsystem
         self.sink = sink
         self.counters = Counters()
 
@@ -66,13 +70,13 @@ class Intake:
             raise ValidationError([FieldError("record", f"must be a JSON object, got {_json_type(raw)}")])
         raw = dict(raw)
         if not raw.get("origin"):
-            raw["origin"] = self.cfg.origin
+            raw["origin"] = self.origin
         if not raw.get("subsystem"):
-            raw["subsystem"] = self.cfg.subsystem
+            raw["subsystem"] = self.subsystem
         pid, seq = raw.pop("producer_id", None), raw.pop("seq", None)
-        errors = _stamp_errors(pid, seq)
+        errors = _stamp_errors(pid, seq) if pid is not None or seq is not None else []
         try:
-            record = normalize(raw, max_message_bytes=self.cfg.max_message_bytes)
+            record = normalize(raw, max_message_bytes=self.max_message_bytes)
         except ValidationError as exc:
             raise ValidationError(exc.errors + errors) from None
         if errors:
@@ -95,7 +99,7 @@ class Intake:
         return out
 
     def _check_record_size(self, raw: Any) -> None:
-        size = len(json.dumps(raw, ensure_ascii=False).encode())
+        size = len(dumps(raw).encode())
         if size > self.max_record_bytes:
             raise ValidationError([FieldError(
                 "record", f"{size} bytes is over the {self.max_record_bytes}-byte record limit "
@@ -116,15 +120,30 @@ class Intake:
     def hand_over(self, records: list[Record]) -> None:
         """Into the producer's keeping, all of them, or ``OverloadedError`` (429) and none."""
         if records and not self.sink.offer_many(records):
-            self.counters.overloaded += 1
-            raise OverloadedError(
-                f"the bridge's producer is full ({len(records)} records not taken): send again after "
-                f"{self.cfg.retry_after_s}s", self.cfg.retry_after_s,
-            )
+            raise self._overloaded(len(records))
         self.counters.accepted += len(records)
 
+    def check_room(self) -> None:
+        """``OverloadedError`` (429) now if the producer has no room for even one record: the
+        request's body need not be read and parsed."""
+        if self.sink.pressure(1):
+            raise self._overloaded()
+
+    def _overloaded(self, count: int | None = None) -> OverloadedError:
+        self.counters.overloaded += 1
+        what = "" if count is None else f" ({count} records not taken)"
+        return OverloadedError(
+            f"the bridge's producer is full{what}: send again after {self.cfg.retry_after_s}s",
+            self.cfg.retry_after_s,
+        )
+
     def batch(self, raws: Sequence[Any], body_bytes: int) -> Judgement:
-        """Judge a batch and hand its valid records over; the counters follow."""
+        """Judge a batch and hand its valid records over; the counters follow.
+
+        A batch the producer has no room for is refused before it is judged: under load a
+        client sends it again after Retry-After, and judging it twice would be wasted work."""
+        if self.sink.pressure(len(raws)):
+            raise self._overloaded(len(raws))
         judged = self.judge(raws, body_bytes)
         self.hand_over(judged.records)
         self.counters.batches += 1

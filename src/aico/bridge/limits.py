@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import zlib
 from typing import Any
 
@@ -10,6 +9,7 @@ from starlette.requests import Request
 
 from aico.config.settings import Bridge
 from aico.errors import BridgeError, FieldError, PayloadTooLargeError, ValidationError
+from aico.schema.record import loads
 
 
 def body_too_large(size: int | str, cfg: Bridge) -> PayloadTooLargeError:
@@ -55,7 +55,7 @@ def gunzip(body: bytes, cfg: Bridge) -> bytes:
 
 def parse_json(body: bytes | str) -> Any:
     try:
-        return json.loads(body)
+        return loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError([FieldError("body", f"malformed JSON: {exc}")]) from None
 

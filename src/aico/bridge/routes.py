@@ -28,7 +28,7 @@ def intake_of(request: Request) -> Intake:
     return intake
 
 
-def authorize(request: Request, credentials: Credentials) -> None:
+async def authorize(request: Request, credentials: Credentials) -> None:  # async: no thread hop per request
     request.app.state.tokens.require(credentials.credentials if credentials else None)
 
 
@@ -96,6 +96,7 @@ async def post_log(request: Request) -> Response:
 
 async def _batch(request: Request) -> BatchResult:
     intake = intake_of(request)
+    intake.check_room()
     body = await read_body(request, intake.cfg)
     judged = intake.batch(batch_of(parse_json(body), intake.cfg), len(body))
     return BatchResult.model_validate({"accepted": len(judged.records), "rejected": judged.rejected})

@@ -254,10 +254,10 @@ class Producer:
         return bool(self._unsent) or (len(self._inflight) < self.cfg.window and self._next_send < self.spool.next_seq)
 
     def _encode(self, records: list[Record]) -> list[tuple[bytes, bytes]]:
+        if self.relay is not None:
+            records = self.relay.stamp(records, self.producer_id)
         out = []
         for record in records:
-            if self.relay is not None:
-                record = self.relay.stamp(record, self.producer_id)
             try:
                 topic = topic_for(record.get("subsystem") or self.subsystem, record["module"])
                 out.append((topic, wire.encode(record, stamp=self.relay is not None)))

@@ -7,8 +7,10 @@ stamp may be in flight under several own seqs (a client sent a record again befo
 first copy was stored): one acknowledgement releases them all.
 
 A record that comes with no stamp of its own (a plain HTTP post, the producer's own drop
-notice) is stamped with the relay's id under the prefix and a microsecond clock reading as
-its seq, before it is spooled: unique, and kept by every resend.
+notice) is stamped with the relay's id under the prefix and, as its seq, the microsecond
+clock read once per batch and counted on from there, before it is spooled: unique (a
+relay started again starts from the clock, which the last one never ran ahead of by more
+than a batch's worth of microseconds), and kept by every resend.
 """
 
 from __future__ import annotations
@@ -27,13 +29,24 @@ class RelayStamps:
         self._stamp: dict[int, tuple[str, int]] = {}  # own seq -> original stamp
         self._last_clock_seq = 0
 
-    def stamp(self, record: Record, relay_id: str) -> Record:
-        """``record`` as it is if it carries a stamp under the prefix, else stamped by the relay itself."""
-        pid, seq = record.get("producer_id"), record.get("seq")
-        if isinstance(pid, str) and pid.startswith(self.prefix) and isinstance(seq, int) and seq > 0:
-            return record
-        self._last_clock_seq = max(self._last_clock_seq + 1, time.time_ns() // 1000)
-        return {**record, "producer_id": f"{self.prefix}{relay_id}", "seq": self._last_clock_seq}
+    def stamp(self, records: list[Record], relay_id: str) -> list[Record]:
+        """``records``, each kept as it is if it carries a stamp under the prefix, else stamped by
+        the relay (in place: records offered to a producer are its own).
+
+        One clock reading serves the whole list: its unstamped records get consecutive seqs,
+        so their acknowledgement is one range, not one per record.
+        """
+        own = f"{self.prefix}{relay_id}"
+        seq = max(self._last_clock_seq + 1, time.time_ns() // 1000)
+        prefix = self.prefix
+        for record in records:
+            pid, theirs = record.get("producer_id"), record.get("seq")
+            if isinstance(pid, str) and pid.startswith(prefix) and isinstance(theirs, int) and theirs > 0:
+                continue
+            record["producer_id"], record["seq"] = own, seq
+            self._last_clock_seq = seq
+            seq += 1
+        return records
 
     def track(self, own_seq: int, payload: bytes) -> None:
         """Remember the stamp inside ``payload`` (a ``LogEntry``), sent under spool seq ``own_seq``."""

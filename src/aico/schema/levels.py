@@ -7,11 +7,16 @@ from aico.errors import FieldError, ValidationError
 LEVELS: dict[str, int] = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 ALIASES: dict[str, str] = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 BY_NUMBER: dict[int, str] = {n: name for name, n in LEVELS.items()}
+_SPELLED = {form: ALIASES.get(name, name) for name in (*LEVELS, *ALIASES)
+            for form in (name, name.lower(), name.capitalize())}  # the usual spellings, looked up at once
 
 
 def parse_level(value: object, field: str = "level") -> str:
     """The canonical name of a level given as a name (any case, aliases too) or a number."""
     if isinstance(value, str):
+        known = _SPELLED.get(value)
+        if known is not None:
+            return known
         name = value.strip().upper()
         name = ALIASES.get(name, name)
         if name in LEVELS:

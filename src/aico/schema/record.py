@@ -11,6 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from aico.errors import FieldError, ValidationError
 from aico.schema.levels import parse_level
 from aico.schema.timestamps import normalize_timestamp
@@ -32,26 +34,50 @@ MAX_FIELD_CHARS = 1024
 
 Record = dict[str, Any]
 Row = tuple[Any, ...]  # a record's values in COLUMNS order
+_KNOWN = frozenset(COLUMNS) | {"function_name"}
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text (UTF-8, not ASCII-escaped, no lone surrogates). orjson for what it can
+    take (NaN becomes null); the standard library for the rest (integers past 64 bits, lone
+    surrogates, other key types)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError included
+        return valid_text(json.dumps(value, ensure_ascii=False, default=repr, separators=(",", ":")))
+
+
+def loads(text: str | bytes) -> Any:
+    """JSON text to values: orjson, or the standard library for what orjson refuses (NaN, lone surrogates);
+    ``ValueError`` if neither takes it."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _json_object(name: str, value: Any, errors: list[FieldError]) -> str | None:
-    if value is None or value == "":
+    if value == "":
         return None
     if isinstance(value, str):
         try:
-            parsed = json.loads(value)
+            parsed = loads(value)
         except ValueError:
             if name == "error_details":  # a bare stack or message from a frontend
-                return json.dumps({"message": value}, ensure_ascii=False)
+                return dumps({"message": value})
             errors.append(FieldError(name, "must be a JSON object"))
             return None
         value = parsed
-    if not isinstance(value, Mapping):
-        errors.append(FieldError(name, f"must be an object, got {type(value).__name__}"))
-        return None
-    if not value:
-        return None
-    return json.dumps(value, ensure_ascii=False, default=repr, separators=(",", ":"))
+    if type(value) is not dict:
+        if not isinstance(value, Mapping):
+            errors.append(FieldError(name, f"must be an object, got {type(value).__name__}"))
+            return None
+        value = dict(value)
+    return dumps(value) if value else None
+
+
+def _text(value: str) -> str:
+    return value if value.isascii() else valid_text(value)
 
 
 def normalize(raw: Mapping[str, Any], *, max_message_bytes: int = 65536) -> Record:
@@ -59,28 +85,35 @@ def normalize(raw: Mapping[str, Any], *, max_message_bytes: int = 65536) -> Reco
 
     Levels are canonicalised, timestamps made UTC ISO-8601 with microseconds, JSON fields
     serialised; unknown keys are kept under ``extra`` rather than lost. Raises
-    ``ValidationError`` listing every field that is wrong.
+    ``ValidationError`` listing every field that is wrong. (The bridge runs this for every
+    record a frontend sends: it is written for speed, which is why it looks repetitive.)
     """
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise ValidationError([FieldError("record", f"must be a JSON object, got {type(raw).__name__}")])
     errors: list[FieldError] = []
     out: Record = dict.fromkeys(COLUMNS)
+    get = raw.get
+    if get("function") is None and isinstance(get("function_name"), str):
+        raw = {**raw, "function": raw["function_name"]}  # the consumer document's name; judged as function is
+        get = raw.get
 
     for name in REQUIRED:
-        if name not in raw or raw[name] is None:
+        if get(name) is None:
             errors.append(FieldError(name, "is required"))
-    if "timestamp" in raw and raw["timestamp"] is not None:
+    timestamp = get("timestamp")
+    if timestamp is not None:
         try:
-            out["timestamp"] = normalize_timestamp(raw["timestamp"])
+            out["timestamp"] = normalize_timestamp(timestamp)
         except ValueError as exc:
             errors.append(FieldError("timestamp", str(exc)))
-    if "level" in raw and raw["level"] is not None:
+    level = get("level")
+    if level is not None:
         try:
-            out["level"] = parse_level(raw["level"])
+            out["level"] = parse_level(level)
         except ValidationError as exc:
             errors.extend(exc.errors)
     for name in ("module", "function", "topic"):
-        value = raw.get(name)
+        value = get(name)
         if value is None:
             continue
         if not isinstance(value, str) or not value.strip():
@@ -88,8 +121,8 @@ def normalize(raw: Mapping[str, Any], *, max_message_bytes: int = 65536) -> Reco
         elif len(value) > MAX_FIELD_CHARS:
             errors.append(FieldError(name, f"longer than {MAX_FIELD_CHARS} characters"))
         else:
-            out[name] = value
-    message = raw.get("message")
+            out[name] = _text(value)
+    message = get("message")
     if message is not None:
         if not isinstance(message, str):
             errors.append(FieldError("message", f"must be a string, got {type(message).__name__}"))
@@ -98,9 +131,9 @@ def normalize(raw: Mapping[str, Any], *, max_message_bytes: int = 65536) -> Reco
                 FieldError("message", f"{len(message.encode())} bytes exceeds the {max_message_bytes}-byte limit")
             )
         else:
-            out["message"] = message
+            out["message"] = _text(message)
     for name in TEXT_FIELDS:
-        value = raw.get(name)
+        value = get(name)
         if value is None or value == "":
             continue
         if not isinstance(value, str):
@@ -108,38 +141,35 @@ def normalize(raw: Mapping[str, Any], *, max_message_bytes: int = 65536) -> Reco
         elif len(value) > MAX_FIELD_CHARS:
             errors.append(FieldError(name, f"longer than {MAX_FIELD_CHARS} characters"))
         else:
-            out[name] = value
-    line = raw.get("line")
+            out[name] = _text(value)
+    line = get("line")
     if line is not None:
         if isinstance(line, bool) or not isinstance(line, int) or line < 0 or line > 2**31 - 1:
             errors.append(FieldError("line", "must be a non-negative integer"))
         else:
             out["line"] = line
-    seq = raw.get("seq")
+    seq = get("seq")
     if seq is not None:
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0 or seq > 2**63 - 1:
             errors.append(FieldError("seq", "must be a non-negative integer"))
         else:
             out["seq"] = seq
     for name in JSON_FIELDS:
-        out[name] = _json_object(name, raw.get(name), errors)
+        value = get(name)
+        if value is not None:
+            out[name] = _json_object(name, value, errors)
 
-    unknown = {k: v for k, v in raw.items() if k not in out and k != "function_name"}
-    if "function_name" in raw and out["function"] is None and isinstance(raw["function_name"], str):
-        out["function"] = raw["function_name"]  # the consumer document's column name
-        errors = [e for e in errors if e.field != "function"]
+    unknown = raw.keys() - _KNOWN
     if unknown and not errors:
-        extra = json.loads(out["extra"]) if out["extra"] else {}
-        for key, value in unknown.items():
-            extra.setdefault(str(key), value)
-        out["extra"] = json.dumps(extra, ensure_ascii=False, default=repr, separators=(",", ":"))
+        extra = loads(out["extra"]) if out["extra"] else {}
+        for key, value in raw.items():
+            if key in unknown:
+                extra.setdefault(str(key), value)
+        out["extra"] = dumps(extra)
     if errors:
         raise ValidationError(errors)
     if out["subsystem"] is None:
         out["subsystem"] = DEFAULT_SUBSYSTEM
-    for name, value in out.items():
-        if isinstance(value, str) and not value.isascii():
-            out[name] = valid_text(value)
     return out
 
 

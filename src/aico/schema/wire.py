@@ -27,7 +27,7 @@ _STRING_FIELDS = (
     "timestamp", "subsystem", "module", "function", "message", "extra", "topic", "file", "trace_id",
     "session_id", "user_id", "error_details", "severity", "origin", "environment", "producer_id",
 )
-_PLAIN_TEXT_FIELDS = tuple(f for f in _STRING_FIELDS if f not in ("message", "extra", "error_details", "producer_id"))
+_UNSTAMPED_FIELDS = tuple(name for name in _STRING_FIELDS if name != "producer_id")
 # "{" or leading blanks; never "\n", which is how a LogEntry with a timestamp starts.
 _JSON_FIRST_BYTES = frozenset(b"{ \t\r")
 _LEVEL_NAMES = {number: name for name, number in LEVELS.items()}
@@ -36,27 +36,15 @@ _LEVEL_NAMES = {number: name for name, number in LEVELS.items()}
 def encode(record: Record, *, stamp: bool = True) -> bytes:
     """One record (already normalised) as ``LogEntry`` bytes; ``stamp=False`` leaves out
     ``producer_id`` and ``seq`` (the producer appends its own, see ``seq_field``)."""
-    entry = LogEntry()  # fields set one by one: cheaper than building keyword arguments
-    get = record.get
-    for name in _PLAIN_TEXT_FIELDS:
-        value = get(name)
-        if value:
-            setattr(entry, name, value)
-    for name in ("extra", "error_details"):
-        value = get(name)
+    entry = LogEntry(level=LEVELS[record["level"]])  # type: ignore[arg-type]  # then field by field: faster
+    for name in _STRING_FIELDS if stamp else _UNSTAMPED_FIELDS:
+        value = record.get(name)
         if value:
             setattr(entry, name, value if isinstance(value, str) else json.dumps(value, default=repr))
-    entry.message = get("message") or ""
-    entry.level = LEVELS[record["level"]]  # type: ignore[assignment]
-    line = get("line")
-    if line is not None:
-        entry.line = line
-    if stamp:
-        producer_id, seq = get("producer_id"), get("seq")
-        if producer_id:
-            entry.producer_id = producer_id
-        if seq:
-            entry.seq = seq
+    if stamp and record.get("seq"):
+        entry.seq = record["seq"]
+    if record.get("line") is not None:
+        entry.line = record["line"]
     return entry.SerializeToString()
 
 

@@ -1,0 +1,116 @@
+"""The bridge's own process: uvicorn, the intake and the relaying producer, apart from the collector.
+
+Parsing, judging and encoding frontend records is Python work; in the backend process it
+would share one GIL with the collector, and under load each would stall the other. The
+plugin (``plugin.py``) runs ``python -m aico.bridge.process`` and talks to it over pipes:
+
+    stdin    the settings as one JSON line, then nothing: end of file (the plugin stops it,
+             or the backend is gone) means stop taking requests, flush the producer, exit
+    stdout   JSON lines: ``{"ready": {"port": p}}`` or ``{"error": "..."}`` once, then
+             ``{"status": {...}}`` every status interval, and a last one on the way out
+    stderr   the backend's own
+
+Ctrl-C in a terminal reaches this process too: it is ignored here, the backend decides.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+from typing import IO, Any
+
+from aico.bridge.app import create_app
+from aico.bridge.auth import load_token
+from aico.bridge.intake import RELAY_PREFIX, Intake
+from aico.bridge.server import BridgeServer
+from aico.config.settings import Settings
+from aico.errors import AicoError
+from aico.logging.producer import Producer
+
+PRODUCER_FIGURES = ("queued", "inflight", "spool_bytes", "acknowledged", "dropped_total")
+
+
+class Bridge:
+    """The relaying producer and the HTTP server in front of it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.cfg = settings.core.bridge
+        self.producer: Producer | None = None
+        self.server: BridgeServer | None = None
+        self.intake: Intake | None = None
+
+    def start(self) -> None:
+        token = load_token(self.settings)
+        self.producer = Producer(self.settings, name="log_bridge", subsystem=self.cfg.subsystem,
+                                 relay_prefix=RELAY_PREFIX).start()
+        app = create_app(self.settings, self.producer, token)
+        self.intake = app.state.intake
+        self.server = BridgeServer(app, self.cfg.host, self.cfg.port, ws_max_size=self.cfg.max_body_bytes)
+        self.server.start()
+
+    def stop(self) -> None:
+        """Stop taking requests, then give the producer its flush time to see what it holds stored."""
+        if self.server is not None:
+            self.server.stop()
+        if self.producer is not None:
+            self.producer.close()
+
+    def status(self) -> dict[str, Any]:
+        running = bool(self.server and self.server.running and self.producer and self.producer.running)
+        out: dict[str, Any] = {"state": "running" if running else "failed"}
+        if self.intake is not None:
+            out.update(self.intake.counters.as_dict())
+        if self.producer is not None:
+            snap = self.producer.snapshot()
+            out.update({f"producer_{k}": snap[k] for k in PRODUCER_FIGURES})
+        return out
+
+
+def say(out: IO[str], message: dict[str, Any]) -> None:
+    try:
+        out.write(json.dumps(message) + "\n")
+        out.flush()
+    except (BrokenPipeError, ValueError):
+        pass  # the backend is gone: end of file on stdin follows
+
+
+def stdin_closed(timeout: float) -> bool:
+    """Whether stdin reached its end within ``timeout`` seconds (anything else sent is ignored)."""
+    readable, _, _ = select.select([0], [], [], timeout)
+    return bool(readable) and os.read(0, 4096) == b""
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out = os.fdopen(os.dup(1), "w")  # the protocol's own channel: a stray print goes to stderr instead
+    os.dup2(2, 1)
+    bridge = Bridge(Settings.model_validate_json(sys.stdin.buffer.readline()))
+    try:
+        bridge.start()
+    except Exception as exc:  # a port in use, a spool held elsewhere, a bug: the plugin says why
+        bridge.stop()
+        say(out, {"error": str(exc) if isinstance(exc, AicoError) else f"{type(exc).__name__}: {exc}"})
+        return 3
+    assert bridge.server is not None
+    say(out, {"ready": {"port": bridge.server.port}})
+    interval = bridge.settings.core.backend.status_interval_ms / 1000
+    while True:
+        status = bridge.status()
+        say(out, {"status": status})
+        if status["state"] != "running":  # the server's or the producer's thread ended: the plugin starts anew
+            print("[aico bridge] the server or its producer stopped: exiting", file=sys.stderr, flush=True)
+            bridge.stop()
+            return 4
+        if stdin_closed(interval):
+            break
+    bridge.stop()
+    say(out, {"status": {**bridge.status(), "state": "stopped"}})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
