@@ -22,9 +22,13 @@ def test_waits_for_the_writer_when_it_holds_all_it_may(settings: Settings) -> No
     assert consumer._timeout(stopping=False) == int(ALIVE_CHECK_S * 1000)
 
 
-def test_a_young_batch_waits_for_its_interval(settings: Settings) -> None:
+def test_an_idle_writer_gets_records_at_once_a_busy_one_a_grown_batch(settings: Settings) -> None:
+    """Group commit: with the writer idle, what has arrived goes now; with the writer busy, a young
+    batch waits for its interval (or to fill) before it takes the writer's second place."""
     consumer = LogConsumer(settings)
     assert consumer._timeout(stopping=False) == int(ALIVE_CHECK_S * 1000)  # nothing held
     consumer._pending = [ROW]
     consumer._pending_since = time.monotonic()
+    assert consumer._timeout(stopping=False) == 0
+    consumer._at_writer[b"1"] = ("records", [ROW], 0.0)
     assert 0 < consumer._timeout(stopping=False) <= settings.core.logging.consumer.batch_interval_ms

@@ -2,7 +2,9 @@
 
 One thread owns the SUB socket; the store's single writer is a process of its own
 (``writer.py``), so decoding the next batch overlaps with committing this one. Batches are
-bounded by size and time. A payload that fails validation goes, with its reason, to the
+bounded by size and time, and an idle writer is handed what has arrived at once (a group
+commit): at low load a record is stored within milliseconds, and a batch grows only while
+the writer is busy. A payload that fails validation goes, with its reason, to the
 ``rejects`` table; it never stops the loop or the records around it. Records are
 acknowledged to their producers only once committed. If the store cannot write (a full
 disk), the batch is kept and retried, nothing is acknowledged, and intake pauses once
@@ -171,6 +173,8 @@ class LogConsumer:
         now = time.monotonic()
         if self._retry and len(self._at_writer) < MAX_AT_WRITER:
             return max(0, int((self._next_retry - now) * 1000))
+        if self._pending and not self._at_writer:
+            return 0  # an idle writer takes what there is now
         if self._pending and len(self._at_writer) < MAX_AT_WRITER:
             left = self.batch_interval - (now - self._pending_since)
             return max(0, int(left * 1000))
@@ -222,7 +226,7 @@ class LogConsumer:
                 if now < self._next_retry:
                     return
                 kind, records = self._retry.popleft()
-            elif self._pending and (len(self._pending) >= self.batch_size or stopping
+            elif self._pending and (not self._at_writer or len(self._pending) >= self.batch_size or stopping
                                     or now - self._pending_since >= self.batch_interval):
                 records = self._pending[: self.batch_size]
                 del self._pending[: len(records)]
