@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
 import subprocess
 import tempfile
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from benchenv import BIN, case_env
+from benchenv import BIN, StoreProbe, case_env, running_backend
 
 
 def cpu_seconds(pid: int) -> float:
@@ -48,17 +47,6 @@ def cpu_seconds(pid: int) -> float:
         tree |= {p for p, (parent, _) in ticks.items() if parent in tree}
     total = sum(ticks[p][1] for p in tree if p in ticks)
     return total / os.sysconf("SC_CLK_TCK")
-
-
-def stored(env: dict[str, str]) -> int:
-    from aico.config import load_settings
-    from aico.store import LogStore
-
-    try:
-        with LogStore.open(load_settings(env=env)) as store:
-            return store.count()
-    except Exception:
-        return 0
 
 
 def bodies(batch: int, kinds: int = 16) -> list[bytes]:
@@ -115,11 +103,7 @@ async def load(url: str, token: str, path: str, payloads: list[bytes], per_reque
 def run_case(name: str, records: int, batch: int, connections: int) -> dict[str, float | int | str]:
     with tempfile.TemporaryDirectory(prefix=f"aico-bench-bridge-{name}-") as tmp:
         env = case_env(Path(tmp))
-        backend = subprocess.Popen([str(BIN / "aico"), "backend", "start"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            subprocess.run([str(BIN / "aico"), "gateway", "status", "--wait", "30"], env=env, check=True,
-                           stdout=subprocess.DEVNULL)
+        with running_backend(env) as backend:
             token = subprocess.run([str(BIN / "aico"), "bridge", "token"], env=env, check=True,
                                    capture_output=True, text=True).stdout.strip()
             url = f"http://127.0.0.1:{env['AICO_CORE__BRIDGE__PORT']}"
@@ -132,19 +116,10 @@ def run_case(name: str, records: int, batch: int, connections: int) -> dict[str,
             started = time.perf_counter()
             figures = asyncio.run(load(url, token, path, payloads, batch, records // batch, connections))
             total = int(figures["records"])
-            last, last_change = 0, time.perf_counter()
-            while True:
-                n = stored(env)
-                now = time.perf_counter()
-                if n != last:
-                    last, last_change = n, now
-                if n >= total or now - last_change > 30:
-                    break
-                time.sleep(0.05)  # polling the store's count while the benchmark runs
+            probe = StoreProbe(env)
+            last, last_change = probe.wait_for(total)
+            probe.close()
             cpu = cpu_seconds(backend.pid) - cpu_before
-        finally:
-            backend.send_signal(signal.SIGTERM)
-            backend.wait(60)
     stored_s = last_change - started
     return {"case": name, "batch": batch, "connections": connections, "records": total, "stored": last,
             "accepted_per_s": round(figures["accepted_per_s"], 1),

@@ -17,15 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-from benchenv import BIN, case_env
+from benchenv import StoreProbe, case_env, running_backend
 
 
 def produce(args: argparse.Namespace) -> None:
@@ -59,43 +57,10 @@ def produce(args: argparse.Namespace) -> None:
     producer.close(1)
 
 
-class StoreProbe:
-    """How far the store has got, read cheaply while the benchmark runs: the newest id (an
-    index lookup) on one read connection, not count(*), which scans the table and would take
-    the CPU of the system being measured. The exact count is read once, at the end."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        from aico.config import load_settings
-
-        self.settings = load_settings(env=env)
-        self.store: Any = None
-
-    def newest_id(self) -> int:
-        from aico.store import LogStore
-
-        try:
-            if self.store is None:
-                self.store = LogStore.open(self.settings)
-            return int(self.store.max_id())
-        except Exception:
-            return 0
-
-    def count(self) -> int:
-        return int(self.store.count()) if self.store is not None else 0
-
-    def close(self) -> None:
-        if self.store is not None:
-            self.store.close()
-
-
 def run_case(name: str, records: int, producers: int, **overrides: str) -> dict[str, float | int | str]:
     with tempfile.TemporaryDirectory(prefix=f"aico-bench-{name}-") as tmp:
         env = case_env(Path(tmp), **overrides)
-        backend = subprocess.Popen([str(BIN / "aico"), "backend", "start"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            subprocess.run([str(BIN / "aico"), "gateway", "status", "--wait", "30"], env=env, check=True,
-                           stdout=subprocess.DEVNULL)
+        with running_backend(env):
             per = records // producers
             procs = [subprocess.Popen([sys.executable, __file__, "--produce", "--index", str(k), "--count", str(per)],
                                       env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -108,23 +73,11 @@ def run_case(name: str, records: int, producers: int, **overrides: str) -> dict[
                 p.stdin.write("go\n")
                 p.stdin.flush()
             total = per * producers
-            last, last_change = 0, time.perf_counter()
             probe = StoreProbe(env)
-            while True:
-                n = probe.newest_id()
-                now = time.perf_counter()
-                if n != last:
-                    last, last_change = n, now
-                if n >= total or now - last_change > 30:
-                    break
-                time.sleep(0.05)  # polling the store's count while the benchmark runs
-            elapsed = last_change - start
-            last = probe.count()  # ids have no gaps here; this is the figure reported
+            last, last_change = probe.wait_for(total)
             probe.close()
+            elapsed = last_change - start
             snapshots = [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
-        finally:
-            backend.send_signal(signal.SIGTERM)
-            backend.wait(60)
     return {
         "case": name, "records": total, "stored": last, "seconds": round(elapsed, 3),
         "records_per_s": round(last / elapsed, 1) if elapsed > 0 else 0.0,
@@ -140,11 +93,7 @@ def latency(samples: int) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory(prefix="aico-bench-latency-") as tmp:
         env = case_env(Path(tmp))
-        backend = subprocess.Popen([str(BIN / "aico"), "backend", "start"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            subprocess.run([str(BIN / "aico"), "gateway", "status", "--wait", "30"], env=env, check=True,
-                           stdout=subprocess.DEVNULL)
+        with running_backend(env):
             os.environ.update(env)
             import aico.logging
             from aico.config import load_settings
@@ -165,9 +114,6 @@ def latency(samples: int) -> dict[str, float]:
                 time.sleep(0.05)  # low load: one record at a time
             store.close()
             aico.logging.uninstall(5)
-        finally:
-            backend.send_signal(signal.SIGTERM)
-            backend.wait(60)
     waits.sort()
     return {"p50_ms": round(statistics.median(waits), 1), "p95_ms": round(waits[int(len(waits) * 0.95) - 1], 1),
             "max_ms": round(waits[-1], 1)}

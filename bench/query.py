@@ -37,11 +37,11 @@ from aico.schema.levels import at_least
 from aico.schema.timestamps import format_utc, now_utc, parse_utc
 from aico.store import LogStore
 from aico.store.filters import LogFilter
+from benchenv import BIN, running_backend
 
 from corpus import generate
 from taildelay import Follower, measure
 
-BIN = Path(sys.executable).parent
 TERMS = {"common": ("consolidation", "consolidation"), "one_percent": ("quota", "quota"),
          "rare": ("user-193", "user-193")}  # (full-text query, grep pattern)
 
@@ -187,11 +187,7 @@ def tail_delays(env: dict[str, str], settings: object, samples: int) -> dict[str
             follower.stop()
     # Without the retention plugin: this store is over its default size cap, and archiving it
     # down is not what is measured here.
-    backend = subprocess.Popen([str(BIN / "aico"), "backend", "start", "--plugins", "message_bus,log_consumer"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        subprocess.run([str(BIN / "aico"), "gateway", "status", "--wait", "30"], env=env, check=True,
-                       capture_output=True)
+    with running_backend(env, plugins="message_bus,log_consumer"):
         import logging
 
         import aico.logging
@@ -205,9 +201,6 @@ def tail_delays(env: dict[str, str], settings: object, samples: int) -> dict[str
         finally:
             follower.stop()
             aico.logging.uninstall(5)
-    finally:
-        backend.terminate()
-        backend.wait(60)
     return out
 
 

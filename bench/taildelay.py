@@ -15,13 +15,11 @@ import queue
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-BIN = Path(sys.executable).parent
+from benchenv import BIN
 
 
 class Follower:

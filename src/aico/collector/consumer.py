@@ -83,7 +83,7 @@ class LogConsumer:
         self._pending_since = 0.0
         self._rejects: list[tuple[bytes, bytes, str]] = []
         self._at_writer: dict[bytes, tuple[str, list[Row], float]] = {}  # id -> kind, records, sent at
-        self._retry: deque[tuple[str, list[Row]]] = deque()
+        self._retry: deque[list[Row]] = deque()  # record batches the writer could not store yet
         self._ids = itertools.count(1)
         self._next_retry = 0.0
 
@@ -133,7 +133,7 @@ class LogConsumer:
 
     def _held(self) -> int:
         return len(self._pending) + sum(len(r) for _, r, _ in self._at_writer.values()) + \
-            sum(len(r) for _, r in self._retry)
+            sum(map(len, self._retry))
 
     def _loop(self, writer: WriterClient, sub: zmq.Socket[bytes], acks: zmq.Socket[bytes]) -> None:
         poller = zmq.Poller()
@@ -225,18 +225,17 @@ class LogConsumer:
             if self._retry:
                 if now < self._next_retry:
                     return
-                kind, records = self._retry.popleft()
+                records = self._retry.popleft()
             elif self._pending and (not self._at_writer or len(self._pending) >= self.batch_size or stopping
                                     or now - self._pending_since >= self.batch_interval):
                 records = self._pending[: self.batch_size]
                 del self._pending[: len(records)]
                 self._pending_since = now
-                kind = "records"
             else:
                 return
             batch_id = self._new_id()
             writer.send_rows(batch_id, encode_rows(records), len(records))
-            self._at_writer[batch_id] = (kind, records, now)
+            self._at_writer[batch_id] = ("records", records, now)
 
     def _new_id(self) -> bytes:
         return next(self._ids).to_bytes(8, "big")
@@ -254,7 +253,7 @@ class LogConsumer:
                       file=sys.stderr)
             c.last_error = reply.error
             if kind == "records":
-                self._retry.appendleft((kind, records))
+                self._retry.appendleft(records)
                 self._next_retry = time.monotonic() + RETRY_DELAY_S
             return
         c.last_error = None
@@ -274,7 +273,7 @@ class LogConsumer:
         print("[aico log consumer] the store writer exited; starting a new one", file=sys.stderr)
         for kind, records, _ in self._at_writer.values():
             if kind == "records":
-                self._retry.append((kind, records))
+                self._retry.append(records)
         self._at_writer.clear()
         try:
             writer.restart()

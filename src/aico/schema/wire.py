@@ -8,7 +8,6 @@ starts with that byte: it would be field 15 as a deprecated group).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import orjson
@@ -17,7 +16,17 @@ from google.protobuf.message import DecodeError
 from aico.errors import FieldError, ValidationError
 from aico.schema import log_entry_pb2 as pb
 from aico.schema.levels import LEVELS
-from aico.schema.record import COLUMNS, DEFAULT_SUBSYSTEM, MAX_FIELD_CHARS, Record, Row, normalize, to_row
+from aico.schema.record import (
+    COLUMNS,
+    DEFAULT_SUBSYSTEM,
+    MAX_FIELD_CHARS,
+    Record,
+    Row,
+    dumps,
+    loads,
+    normalize,
+    to_row,
+)
 from aico.schema.timestamps import CANONICAL
 
 LogEntry = pb.LogEntry
@@ -40,7 +49,7 @@ def encode(record: Record, *, stamp: bool = True) -> bytes:
     for name in _STRING_FIELDS if stamp else _UNSTAMPED_FIELDS:
         value = record.get(name)
         if value:
-            setattr(entry, name, value if isinstance(value, str) else json.dumps(value, default=repr))
+            setattr(entry, name, value if isinstance(value, str) else dumps(value))
     if stamp and record.get("seq"):
         entry.seq = record["seq"]
     if record.get("line") is not None:
@@ -73,8 +82,8 @@ def decode_row(payload: bytes, max_record_bytes: int = 262144, max_message_bytes
         raise ValidationError([FieldError("payload", "empty")])
     if payload[0] in _JSON_FIRST_BYTES:
         try:
-            raw = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
+            raw = loads(payload)
+        except ValueError as exc:  # UnicodeDecodeError included
             raise ValidationError([FieldError("payload", f"malformed JSON: {exc}")]) from None
         return to_row(normalize(raw, max_message_bytes=max_message_bytes))
     entry = LogEntry()

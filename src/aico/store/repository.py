@@ -17,7 +17,7 @@ import orjson
 
 from aico.config.settings import Settings
 from aico.errors import QueryError, ReadOnlyQueryError, StoreError
-from aico.schema.record import COLUMNS, Record, Row, to_row
+from aico.schema.record import COLUMNS, Record, Row, dumps, to_row
 from aico.schema.timestamps import now_utc
 from aico.store import migrations, readonly, stats
 from aico.store.connection import Connection, open_database
@@ -49,8 +49,8 @@ def encode_rows(rows: Sequence[Row]) -> bytes:
     """Rows (values in ``COLUMNS`` order) as the UTF-8 JSON text ``insert_rows_json`` takes."""
     try:
         return orjson.dumps(rows)
-    except (orjson.JSONEncodeError, TypeError):  # what orjson refuses (a lone surrogate), json escapes
-        return json.dumps(rows, ensure_ascii=True, default=str).encode()
+    except TypeError:  # orjson.JSONEncodeError included: what it refuses, record.dumps takes
+        return dumps(rows).encode()
 
 
 @dataclass(frozen=True)
