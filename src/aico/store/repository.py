@@ -28,10 +28,13 @@ from aico.store.maintenance import MaintenanceMixin
 from aico.store.search import paged
 
 _INSERT_COLUMNS = ", ".join(COLUMNS)
-_INSERT_SELECT = ", ".join(f"value->>{i}" for i in range(len(COLUMNS)))
+_INSERT_SELECT = ", ".join(f"r->>{i}" for i in range(len(COLUMNS)))
 # One statement per batch: the rows travel as one JSON text (the fastest path measured in FACTS.md).
+# MATERIALIZED matters: without it json_each makes its ``value`` text anew for each of the 19
+# ``->>`` reads of a row: 7.8 us per row against 2.9 us, measured into a table without indexes.
 INSERT_BATCH_SQL = (
-    f"INSERT INTO logs ({_INSERT_COLUMNS}) SELECT {_INSERT_SELECT} FROM json_each(?) WHERE true "
+    f"WITH batch(r) AS MATERIALIZED (SELECT value FROM json_each(?)) "
+    f"INSERT INTO logs ({_INSERT_COLUMNS}) SELECT {_INSERT_SELECT} FROM batch WHERE true "
     "ON CONFLICT DO NOTHING"
 )
 INSERT_ONE_SQL = (
