@@ -87,10 +87,12 @@ def test_no_ack_for_the_timeout_resends_the_window(tmp_path: Path) -> None:
     p.close(0)
 
 
-def test_window_bounds_what_is_in_flight(tmp_path: Path) -> None:
-    """At most `window` records are unacknowledged; the rest waits in the spool, then follows."""
+@pytest.mark.parametrize("backlog", [0, 7, 100])
+def test_window_bounds_what_is_in_flight(tmp_path: Path, backlog: int) -> None:
+    """At most `window` records are unacknowledged; the rest waits in the spool, then follows,
+    whether it is still held in memory (backlog) or read back from the spool files."""
     t = MemoryTransport()
-    p = start(make_settings(tmp_path, window=10, batch_size=5), t)
+    p = start(make_settings(tmp_path, window=10, batch_size=5, backlog=backlog), t)
     for i in range(35):
         p.offer(rec(i))
     wait_until(lambda: len(sent_seqs(t)) == 10)

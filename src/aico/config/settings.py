@@ -36,6 +36,7 @@ class Producer(_Section):
     flush_interval_ms: int = Field(ge=1)
     flush_timeout_s: float = Field(ge=0)
     window: int = Field(ge=1)
+    backlog: int = Field(ge=0)
     ack_timeout_s: float = Field(gt=0)
     spool_max_mb: float = Field(gt=0)
     spool_segment_mb: float = Field(gt=0)

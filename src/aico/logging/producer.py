@@ -289,7 +289,7 @@ class Producer:
         caught_up = not self._backlog or self._backlog[-1][0] + 1 == written[0][0]
         if caught_up and (self._backlog or self._next_send == written[0][0]):
             self._backlog.extend(written)
-        while len(self._backlog) > self.cfg.window:  # the rest is read back from the spool later
+        while len(self._backlog) > self.cfg.backlog:  # the rest is read back from the spool later
             self._backlog.pop()
         self._enforce_spool_bound()
 

@@ -22,7 +22,9 @@ import json
 import os
 import struct
 import uuid
+from bisect import bisect_left
 from collections.abc import Iterator
+from itertools import accumulate
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -107,25 +109,26 @@ class Spool:
     # -- writing -----------------------------------------------------------------------
     def append(self, items: list[tuple[bytes, bytes]]) -> list[tuple[int, bytes, bytes]]:
         """Give each (topic, payload) the next seq and write it; returns (seq, topic, payload)."""
-        out = []
-        pending: list[bytes] = []
-        for topic, payload in items:
-            seq = self.next_seq
-            self.next_seq += 1
-            frame = _HEADER.pack(8 + 2 + len(topic) + len(payload), seq, len(topic)) + topic + payload
+        first = self.next_seq
+        pack = _HEADER.pack
+        frames = [pack(10 + len(topic) + len(payload), first + i, len(topic)) + topic + payload
+                  for i, (topic, payload) in enumerate(items)]
+        self.next_seq = first + len(frames)
+        done = 0
+        while done < len(frames):
             if not self.segments or self.segments[-1].size >= self.segment_bytes:
-                self._write(pending)
-                pending = []
-                self._roll(seq)
+                self._roll(first + done)
             elif self._out is None:
                 self._out = self.segments[-1].path.open("ab")
-            pending.append(frame)
             seg = self.segments[-1]
-            seg.size += len(frame)
-            seg.last_seq = seq
-            out.append((seq, topic, payload))
-        self._write(pending)
-        return out
+            # This segment takes frames up to and with the one that brings it to its size.
+            sizes = list(accumulate(map(len, frames[done:])))
+            take = min(bisect_left(sizes, self.segment_bytes - seg.size) + 1, len(sizes))
+            self._write(frames[done : done + take])
+            seg.size += sizes[take - 1]
+            done += take
+            seg.last_seq = first + done - 1
+        return [(first + i, topic, payload) for i, (topic, payload) in enumerate(items)]
 
     def _write(self, frames: list[bytes]) -> None:
         if frames:
