@@ -73,17 +73,24 @@ def test_a_record_sent_before_an_acknowledged_one_is_resent(tmp_path: Path) -> N
     p.close(1)
 
 
-def test_no_ack_for_the_timeout_resends_the_window(tmp_path: Path) -> None:
-    """With no acknowledgement at all for ack_timeout_s, everything in flight is sent again."""
+def test_no_ack_for_the_timeout_resends_the_oldest_then_the_rest(tmp_path: Path) -> None:
+    """With no acknowledgement for ack_timeout_s, the oldest batch goes again (a probe, as TCP
+    does after a timeout); once it is acknowledged, the rest of the window is known lost and follows."""
     t = MemoryTransport()
     clock = Clock()
-    p = start(make_settings(tmp_path, ack_timeout_s=2.0), t, clock)
-    for i in range(3):
+    p = start(make_settings(tmp_path, ack_timeout_s=2.0, batch_size=2), t, clock)
+    for i in range(5):
         p.offer(rec(i))
-    wait_until(lambda: len(sent_seqs(t)) == 3)
+    wait_until(lambda: len(sent_seqs(t)) == 5)
     clock.now += 2.5
-    wait_until(lambda: len(sent_seqs(t)) == 6, message="the window resent")
-    assert sorted(sent_seqs(t)) == [1, 1, 2, 2, 3, 3]
+    wait_until(lambda: len(sent_seqs(t)) == 7, message="the probe")
+    assert sent_seqs(t)[5:] == [1, 2]
+    t.ack(encode_ack(p.producer_id, [1, 2]))
+    wait_until(lambda: len(sent_seqs(t)) == 10, message="the rest of the window")
+    assert sorted(sent_seqs(t)[7:]) == [3, 4, 5]
+    t.ack(encode_ack(p.producer_id, [3, 4, 5]))
+    assert p.flush(5)
+    assert p.snapshot()["resent"] == 5
     p.close(0)
 
 

@@ -27,6 +27,7 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 from typing import Any
 
 from aico.bus.curve import bus_keys
@@ -440,9 +441,12 @@ class Producer:
             if item is not None and item[2] == send_no:
                 lost.append((seq, item[0], item[1]))
         if not lost and self._inflight and now - self._last_progress > self._backoff and transport.ready():
-            # Nothing acknowledged for a while: the bus or the collector was away. Send it all again.
-            lost = [(seq, t, p) for seq, (t, p, _) in self._inflight.items()]
-            order.clear()
+            # Nothing acknowledged for a while: the bus or the collector was away, or the store is
+            # stalled. Like TCP after a retransmission timeout, send only the oldest records again:
+            # their acknowledgement shows the way is clear and marks what was sent before them and
+            # is still unacknowledged as lost (above), which then goes at once. Resending the whole
+            # window each time would pile copies of it up in the backend's queues during a stall.
+            lost = [(seq, t, p) for seq, (t, p, _) in islice(self._inflight.items(), self.cfg.batch_size)]
             self._last_progress = now
             self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
         if lost:

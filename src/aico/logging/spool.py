@@ -24,8 +24,8 @@ import struct
 import uuid
 from bisect import bisect_left
 from collections.abc import Iterator
-from itertools import accumulate
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import BinaryIO
 
