@@ -7,7 +7,8 @@ sockets and the spool. In reliable mode (the default) it
 2. sends it, keeping it in a bounded in-memory window until the collector acknowledges it,
 3. sends again what is lost: a record sent before one that was acknowledged, but not
    acknowledged itself, was dropped on the way; with no acknowledgement at all for
-   ``ack_timeout_s`` (bus or collector down), the whole window is sent again, backing off,
+   ``ack_timeout_s`` (bus or collector down), the oldest batch goes again as a probe,
+   backing off (``window.py``),
 4. when the window is full or the bus is away, records wait in the spool, not in memory,
    and go out from there when acknowledgements flow again (also after a restart).
 
@@ -25,9 +26,8 @@ import sys
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Sequence
-from itertools import islice
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from aico.bus.curve import bus_keys
@@ -37,11 +37,11 @@ from aico.logging.relay import RelayStamps
 from aico.logging.spool import Spool, drop_notice, open_spool
 from aico.logging.stats import ProducerStats
 from aico.logging.transport import Transport, ZmqTransport
+from aico.logging.window import Window
 from aico.schema import wire
 from aico.schema.acks import decode_ack
 from aico.schema.record import Record, topic_for
 
-MAX_BACKOFF_S = 15.0
 DRAIN_MAX = 2000
 
 
@@ -92,14 +92,9 @@ class Producer:
         # Sender-thread state.
         self._next_send = self.spool.watermark if self.spool else 1
         self._backlog: deque[tuple[int, bytes, bytes]] = deque()  # spooled, not yet sent, in seq order
-        self._inflight: OrderedDict[int, tuple[bytes, bytes, int]] = OrderedDict()  # seq -> topic, payload, send no
-        self._sent_order: deque[tuple[int, int]] = deque()  # (send no, seq)
-        self._send_no = 0
-        self._last_progress = clock()
-        self._backoff = cfg.ack_timeout_s
+        self._inflight = Window(limit=cfg.window, ack_timeout_s=cfg.ack_timeout_s, probe_size=cfg.batch_size,
+                                now=clock())
         self._last_state_save = 0.0
-        self._lost_before = 0  # send number: anything sent before it and unacknowledged was lost
-        self._ack_gap = 0.0  # smoothed seconds between acknowledgements that brought progress
         self._unsent: dict[int, tuple[int, bytes, bytes]] = {}  # in the window, refused by a full socket
         self.relay = RelayStamps(relay_prefix) if relay_prefix is not None else None
 
@@ -240,9 +235,8 @@ class Producer:
                 self._on_acks(acks, now)
             self._resend_lost(transport, now)
             self._send_new(transport)
-            # The inflight dict stays in seq order (resends update in place), so its first key is the lowest.
-            low = next(iter(self._inflight)) if self._inflight else self._next_send
-            self.spool.advance(low)
+            low = self._inflight.lowest()
+            self.spool.advance(self._next_send if low is None else low)
             if now - self._last_state_save > 0.5:
                 self.spool.save_state()
                 self._last_state_save = now
@@ -252,7 +246,7 @@ class Producer:
         """Whether the socket's room is all the sender waits for (then it wakes when there is room)."""
         if self.spool is None:
             return bool(self._backlog)
-        return bool(self._unsent) or (len(self._inflight) < self.cfg.window and self._next_send < self.spool.next_seq)
+        return bool(self._unsent) or (self._inflight.room() > 0 and self._next_send < self.spool.next_seq)
 
     def _encode(self, records: list[Record]) -> list[tuple[bytes, bytes]]:
         if self.relay is not None:
@@ -300,8 +294,7 @@ class Producer:
         if not lost:
             return
         floor = self.spool.watermark
-        for seq in [s for s in self._inflight if s < floor]:
-            del self._inflight[seq]
+        for seq in self._inflight.forget_below(floor):
             if self.relay is not None:
                 self.relay.forget(seq)
         while self._backlog and self._backlog[0][0] < floor:
@@ -324,7 +317,7 @@ class Producer:
         if self._unsent and self._send_unsent(transport):
             return  # the socket is still full
         while True:
-            room = self.cfg.window - len(self._inflight) if self.spool is not None else DRAIN_MAX
+            room = self._inflight.room() if self.spool is not None else DRAIN_MAX
             if room <= 0:
                 return
             batch = self._next_batch(min(room, DRAIN_MAX))
@@ -334,10 +327,7 @@ class Producer:
                 unsent = self._transmit(transport, batch)
                 self._backlog.extendleft(reversed(unsent))
                 return self._drop_unsent(bool(unsent))
-            if not self._inflight:
-                self._last_progress = self.clock()
-            for seq, topic, payload in batch:  # in seq order, so the window's first key is its lowest
-                self._inflight[seq] = (topic, payload, 0)  # send number 0: not on the wire yet
+            self._inflight.hold(batch, self.clock())
             self._next_send = batch[-1][0] + 1
             unsent = self._transmit(transport, batch)
             if unsent:
@@ -389,12 +379,10 @@ class Producer:
                 count += len(chunk)
                 if self.spool is None:
                     continue
-                for seq, t, payload in chunk:
-                    if self.relay is not None:
+                self._inflight.sent(chunk)
+                if self.relay is not None:
+                    for seq, _, payload in chunk:
                         self.relay.track(seq, payload)
-                    self._send_no += 1
-                    self._inflight[seq] = (t, payload, self._send_no)  # an update keeps its place: seq order
-                    self._sent_order.append((self._send_no, seq))
         if resend:
             self.stats.resent += count
         else:
@@ -402,53 +390,23 @@ class Producer:
         return unsent
 
     def _on_acks(self, payloads: list[bytes], now: float) -> None:
-        newest_send = 0
-        acked = 0
+        self.stats.acknowledged += self._inflight.acknowledged(self._own_seqs(payloads), now)
+
+    def _own_seqs(self, payloads: list[bytes]) -> Iterator[int]:
+        """The seqs of this producer's spool that the acknowledgements in ``payloads`` name."""
         for payload in payloads:
             try:
                 producer_id, spans = decode_ack(payload)
             except Exception:
                 continue
             if self.relay is not None:
-                own_seqs: Iterable[int] = self.relay.acked(producer_id, spans)
+                yield from self.relay.acked(producer_id, spans)
             elif producer_id == self.producer_id:
-                own_seqs = (seq for first, last in spans for seq in range(first, last + 1))
-            else:
-                continue
-            for seq in own_seqs:
-                item = self._inflight.pop(seq, None)
-                if item is not None:
-                    acked += 1
-                    newest_send = max(newest_send, item[2])
-        if acked:
-            self.stats.acknowledged += acked
-            # Like TCP's retransmission timer: never resend the window sooner than a few of the
-            # gaps seen between acknowledgements, so a slow (not lost) collector is not flooded.
-            gap = now - self._last_progress
-            self._ack_gap = gap if self._ack_gap == 0 else 0.8 * self._ack_gap + 0.2 * gap
-            self._last_progress = now
-            self._backoff = max(self.cfg.ack_timeout_s, min(4 * self._ack_gap, MAX_BACKOFF_S))
-            self._lost_before = newest_send
+                for first, last in spans:
+                    yield from range(first, last + 1)
 
     def _resend_lost(self, transport: Transport, now: float) -> None:
-        lost: list[tuple[int, bytes, bytes]] = []
-        horizon = self._lost_before
-        order = self._sent_order
-        # Anything sent before a record that was acknowledged, and not acknowledged itself, was lost.
-        while order and order[0][0] < horizon:
-            send_no, seq = order.popleft()
-            item = self._inflight.get(seq)
-            if item is not None and item[2] == send_no:
-                lost.append((seq, item[0], item[1]))
-        if not lost and self._inflight and now - self._last_progress > self._backoff and transport.ready():
-            # Nothing acknowledged for a while: the bus or the collector was away, or the store is
-            # stalled. Like TCP after a retransmission timeout, send only the oldest records again:
-            # their acknowledgement shows the way is clear and marks what was sent before them and
-            # is still unacknowledged as lost (above), which then goes at once. Resending the whole
-            # window each time would pile copies of it up in the backend's queues during a stall.
-            lost = [(seq, t, p) for seq, (t, p, _) in islice(self._inflight.items(), self.cfg.batch_size)]
-            self._last_progress = now
-            self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
+        lost = self._inflight.lost(now, can_send=transport.ready())
         if lost:
             unsent = self._transmit(transport, lost, resend=True)
             self._unsent.update((item[0], item) for item in unsent)
