@@ -67,7 +67,6 @@ class Producer:
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
         self._stop = threading.Event()
-        self._flushing = 0
         self._thread: threading.Thread | None = None
         self.spool: Spool | None = None
         if self.reliable:
@@ -142,17 +141,14 @@ class Producer:
         """Wait until everything offered so far is acknowledged (reliable) or sent; True if so."""
         timeout = self.cfg.flush_timeout_s if timeout is None else timeout
         deadline = time.monotonic() + timeout
+        # No need to hurry the sender: an acknowledgement wakes it at once, and it wakes this.
         with self._done:
-            self._flushing += 1
-            try:
-                while not self._idle():
-                    left = deadline - time.monotonic()
-                    if left <= 0 or not self.running:
-                        return self._idle()
-                    self._done.wait(min(left, 0.05))
-                return True
-            finally:
-                self._flushing -= 1
+            while not self._idle():
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.running:
+                    return self._idle()
+                self._done.wait(min(left, 0.05))
+            return True
 
     def close(self, timeout: float | None = None) -> bool:
         """Flush within ``timeout``, stop the sender; what is unacknowledged stays spooled."""
@@ -222,7 +218,7 @@ class Producer:
             self._done.notify_all()
         if self._queue:
             wait = 0.0
-        elif self._flushing or stopping:
+        elif stopping:
             wait = 0.002
         else:
             wait = self.cfg.flush_interval_ms / 1000
