@@ -67,6 +67,8 @@ def test_a_record_sent_before_an_acknowledged_one_is_resent(tmp_path: Path) -> N
     wait_until(lambda: len(sent_seqs(t)) == 5)
     t.ack(encode_ack(p.producer_id, [1, 2, 4, 5]))  # 3 was lost
     wait_until(lambda: sent_seqs(t).count(3) == 2, message="seq 3 resent")
+    copies = [f for _, frames in t.sent for f in frames if wire.decode(f)["seq"] == 3]
+    assert copies[0] == copies[1] and wire.decode(copies[1])["message"] == "m2"  # read back from the spool
     t.ack(encode_ack(p.producer_id, [3]))
     assert p.flush(5)
     assert p.snapshot()["resent"] == 1

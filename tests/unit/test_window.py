@@ -5,40 +5,64 @@ from __future__ import annotations
 from aico.logging.window import Window
 
 
-def items(*seqs: int) -> list[tuple[int, bytes, bytes]]:
-    return [(s, b"logs.t", f"p{s}".encode()) for s in seqs]
+def window(limit: int = 10) -> Window:
+    return Window(limit=limit, ack_timeout_s=2.0, probe_size=2, now=0.0)
 
 
-def test_a_record_sent_before_an_acknowledged_one_is_lost() -> None:
-    w = Window(limit=10, ack_timeout_s=2.0, probe_size=2, now=0.0)
-    w.hold(items(1, 2, 3, 4), 0.0)
-    w.sent(items(1, 2, 3, 4))
-    assert w.room() == 6 and w.lowest() == 1
-    assert w.acknowledged([3], 0.1) == 1
-    assert w.lost(0.1, can_send=True) == items(1, 2)
+def test_a_record_sent_in_a_message_before_an_acknowledged_one_is_lost() -> None:
+    w = window()
+    w.hold([1, 2, 3, 4, 5], 0.0)
+    w.sent([1, 2])
+    w.sent([3])
+    w.sent([4, 5])
+    assert w.room() == 5 and w.lowest() == 1
+    assert w.acknowledged([(2, 2), (4, 4)], 0.1) == 2
+    assert w.lost(0.1, can_send=True) == [1, 3]  # 5 came in the same message as 4: not lost
     assert w.lost(0.1, can_send=True) == []  # reported once: the caller sends them again
-    w.sent(items(1, 2))  # the resend gets newer send numbers: no longer lost through the old ack
-    assert w.acknowledged([4, 99], 0.2) == 1  # 99 was never in the window
+    w.sent([1, 3])  # the resend is a newer message: no longer lost through the old ack
+    assert w.acknowledged([(5, 5), (99, 99)], 0.2) == 1  # 99 was never in the window
     assert w.lost(0.2, can_send=True) == []
-    assert w.acknowledged([1, 2], 0.3) == 2 and len(w) == 0 and w.lowest() is None
+    assert w.acknowledged([(1, 3)], 0.3) == 2 and len(w) == 0 and w.lowest() is None
+
+
+def test_a_record_sent_again_is_lost_only_through_its_newest_message() -> None:
+    w = window()
+    w.hold([1, 2, 3], 0.0)
+    w.sent([1, 2])
+    w.sent([1])  # 1 sent again (a probe) before anything was acknowledged
+    w.sent([3])
+    assert w.acknowledged([(2, 2)], 0.1) == 1
+    assert w.lost(0.1, can_send=True) == []  # the ack names the first message: nothing before it
+    assert w.acknowledged([(3, 3)], 0.2) == 1
+    assert w.lost(0.2, can_send=True) == [1]  # once, through message 2, not again through message 1
 
 
 def test_no_acknowledgement_sends_a_probe_then_backs_off() -> None:
-    w = Window(limit=10, ack_timeout_s=2.0, probe_size=2, now=0.0)
-    w.hold(items(1, 2, 3), 0.0)
-    w.sent(items(1, 2, 3))
+    w = window()
+    w.hold([1, 2, 3], 0.0)
+    w.sent([1, 2, 3])
     assert w.lost(1.9, can_send=True) == []
     assert w.lost(2.5, can_send=False) == []  # no subscriber: nothing would arrive
-    assert w.lost(2.5, can_send=True) == items(1, 2)
+    assert w.lost(2.5, can_send=True) == [1, 2]
     assert w.backoff == 4.0
     assert w.lost(6.0, can_send=True) == []
-    w.sent(items(1, 2))
-    assert w.acknowledged([1, 2], 6.1) == 2
-    assert w.lost(6.1, can_send=True) == items(3)  # sent before the probe, not acknowledged: lost
+    w.sent([1, 2])
+    assert w.acknowledged([(1, 2)], 6.1) == 2
+    assert w.lost(6.1, can_send=True) == [3]  # sent before the probe, not acknowledged: lost
+
+
+def test_the_lowest_seq_follows_acknowledgements_in_any_order() -> None:
+    w = window(limit=1000)
+    w.hold(list(range(10, 510)), 0.0)
+    w.sent(list(range(10, 510)))
+    assert w.acknowledged([(12, 400)], 0.1) == 389 and w.lowest() == 10
+    assert w.acknowledged([(10, 10)], 0.2) == 1 and w.lowest() == 11
+    assert w.acknowledged([(11, 11), (401, 508)], 0.3) == 109 and w.lowest() == 509
+    assert len(w) == 1 and w.room() == 999
 
 
 def test_forget_below_drops_what_the_spool_lost() -> None:
-    w = Window(limit=10, ack_timeout_s=2.0, probe_size=2, now=0.0)
-    w.hold(items(5, 6, 7), 0.0)
+    w = window()
+    w.hold([5, 6, 7], 0.0)
     assert w.forget_below(7) == [5, 6]
     assert 7 in w and 5 not in w and w.lowest() == 7

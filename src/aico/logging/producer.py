@@ -323,7 +323,7 @@ class Producer:
                 unsent = self._transmit(transport, batch)
                 self._backlog.extendleft(reversed(unsent))
                 return self._drop_unsent(bool(unsent))
-            self._inflight.hold(batch, self.clock())
+            self._inflight.hold([item[0] for item in batch], self.clock())
             self._next_send = batch[-1][0] + 1
             unsent = self._transmit(transport, batch)
             if unsent:
@@ -375,7 +375,7 @@ class Producer:
                 count += len(chunk)
                 if self.spool is None:
                     continue
-                self._inflight.sent(chunk)
+                self._inflight.sent([seq for seq, _, _ in chunk])
                 if self.relay is not None:
                     for seq, _, payload in chunk:
                         self.relay.track(seq, payload)
@@ -386,23 +386,29 @@ class Producer:
         return unsent
 
     def _on_acks(self, payloads: list[bytes], now: float) -> None:
-        self.stats.acknowledged += self._inflight.acknowledged(self._own_seqs(payloads), now)
+        self.stats.acknowledged += self._inflight.acknowledged(self._own_spans(payloads), now)
 
-    def _own_seqs(self, payloads: list[bytes]) -> Iterator[int]:
-        """The seqs of this producer's spool that the acknowledgements in ``payloads`` name."""
+    def _own_spans(self, payloads: list[bytes]) -> Iterator[tuple[int, int]]:
+        """The spans of this producer's spool seqs that the acknowledgements in ``payloads`` name."""
         for payload in payloads:
             try:
                 producer_id, spans = decode_ack(payload)
             except Exception:
                 continue
             if self.relay is not None:
-                yield from self.relay.acked(producer_id, spans)
+                yield from ((seq, seq) for seq in self.relay.acked(producer_id, spans))
             elif producer_id == self.producer_id:
-                for first, last in spans:
-                    yield from range(first, last + 1)
+                yield from spans
 
     def _resend_lost(self, transport: Transport, now: float) -> None:
         lost = self._inflight.lost(now, can_send=transport.ready())
-        if lost:
-            unsent = self._transmit(transport, lost, resend=True)
-            self._unsent.update((item[0], item) for item in unsent)
+        if not lost:
+            return
+        assert self.spool is not None
+        try:
+            items = self.spool.read_seqs(lost)  # the window keeps seqs only: the records are here
+        except OSError as exc:
+            print(f"[aico logging] cannot read the spool: {exc}", file=sys.stderr)
+            return
+        unsent = self._transmit(transport, items, resend=True)
+        self._unsent.update((item[0], item) for item in unsent)

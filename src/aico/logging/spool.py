@@ -182,6 +182,20 @@ class Spool:
                 break
         return out
 
+    def read_seqs(self, seqs: list[int]) -> list[tuple[int, bytes, bytes]]:
+        """The records with these ``seqs`` (ascending), to send them again; a seq no longer
+        here (its segment was dropped to keep the bound) is left out."""
+        if not seqs:
+            return []
+        wanted = set(seqs)
+        lo, hi = seqs[0], seqs[-1]
+        out: list[tuple[int, bytes, bytes]] = []
+        for seg in self.segments:
+            if seg.last_seq < lo or seg.first_seq > hi:
+                continue
+            out.extend((seq, topic, payload) for seq, topic, payload, _ in _frames(seg.path) if seq in wanted)
+        return out
+
     # -- forgetting --------------------------------------------------------------------
     def advance(self, watermark: int) -> None:
         """Everything below ``watermark`` is stored: delete segments wholly below it."""

@@ -1,26 +1,29 @@
-"""The reliable producer's window: records sent and not yet acknowledged, and which were lost.
+"""The reliable producer's window: which records are sent and not yet acknowledged, and which were lost.
 
-Each record in the window has its seq (its place in the spool) and a send number, given
-each time it goes on the wire, in wire order. The collector acknowledges what it stored; a
-record sent before one that was acknowledged, and not acknowledged itself, was lost on the
-way (the bus keeps order), so it goes again at once. With no acknowledgement at all for a
-while (the bus or the collector was away, or the store is stalled), only the oldest batch
-goes again, as a probe, backing off, as TCP does after a retransmission timeout: the probe's
-acknowledgement marks everything sent before it as lost, and that then follows at once.
-Resending the whole window each time would pile copies of it up in the backend's queues.
+The window holds seqs only, not the records: they are in the spool (and, until first sent,
+in the producer's backlog), and a resend reads them back from there. A burst thus holds no
+second copy of each record in memory while it waits for acknowledgements.
+
+Each bus message gets a message number, in wire order, and each record in the window the
+number of the message that last carried it (0: not on the wire yet). The collector
+acknowledges what it stored; a record sent in a message before one that carried an
+acknowledged record, and not acknowledged itself, was lost on the way (the bus keeps
+order), so it goes again at once. With no acknowledgement at all for a while (the bus or
+the collector was away, or the store is stalled), only the oldest batch goes again, as a
+probe, backing off, as TCP does after a retransmission timeout: the probe's acknowledgement
+marks everything sent before it as lost, and that then follows at once. Resending the whole
+window each time would pile copies of it up in the backend's queues.
 
 Nothing here logs: this is logging infrastructure.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
-from collections.abc import Iterable
-from itertools import islice
+from collections import deque
+from collections.abc import Iterable, Sequence
+from itertools import islice, repeat
 
 MAX_BACKOFF_S = 15.0
-
-Item = tuple[int, bytes, bytes]  # seq, topic, payload
 
 
 class Window:
@@ -28,12 +31,13 @@ class Window:
         self.limit = limit
         self.ack_timeout_s = ack_timeout_s
         self.probe_size = probe_size
-        # seq -> (topic, payload, send number; 0: not on the wire yet). Kept in seq order: records
-        # enter in seq order and a send updates its entry in place, so the first key is the lowest.
-        self._items: OrderedDict[int, tuple[bytes, bytes, int]] = OrderedDict()
-        self._sent_order: deque[tuple[int, int]] = deque()  # (send number, seq), in wire order
-        self._send_no = 0
-        self._lost_before = 0  # send number: anything sent before it and unacknowledged was lost
+        # seq -> number of the message that last carried it (0: not on the wire yet). Records
+        # enter in seq order and a send updates an entry in place, so iteration is in seq order.
+        self._items: dict[int, int] = {}
+        self._low = 0  # no seq below it is in the window
+        self._messages: deque[tuple[int, list[int]]] = deque()  # (message number, its seqs), wire order
+        self._message_no = 0
+        self._lost_before = 0  # message number: what went before it and is unacknowledged was lost
         self._ack_gap = 0.0  # smoothed seconds between acknowledgements that brought progress
         self.last_progress = now
         self.backoff = ack_timeout_s
@@ -49,31 +53,41 @@ class Window:
 
     def lowest(self) -> int | None:
         """The lowest seq still unacknowledged, if any."""
-        return next(iter(self._items)) if self._items else None
+        items = self._items
+        if not items:
+            return None
+        while self._low not in items:  # acknowledgements come mostly in order: amortized O(1)
+            self._low += 1
+        return self._low
 
-    def hold(self, items: list[Item], now: float) -> None:
-        """Take ``items`` (in seq order, after everything held) before they go on the wire."""
+    def hold(self, seqs: Sequence[int], now: float) -> None:
+        """Take ``seqs`` (ascending, above everything held) before they go on the wire."""
+        if not seqs:
+            return
         if not self._items:
             self.last_progress = now  # the ack timeout counts from the first record held
-        for seq, topic, payload in items:
-            self._items[seq] = (topic, payload, 0)
+            self._low = seqs[0]
+        self._items.update(zip(seqs, repeat(0)))
 
-    def sent(self, items: list[Item]) -> None:
-        """``items`` went on the wire, in this order."""
-        for seq, topic, payload in items:
-            self._send_no += 1
-            self._items[seq] = (topic, payload, self._send_no)
-            self._sent_order.append((self._send_no, seq))
+    def sent(self, seqs: list[int]) -> None:
+        """One bus message carrying ``seqs`` went on the wire."""
+        self._message_no += 1
+        self._items.update(zip(seqs, repeat(self._message_no)))
+        self._messages.append((self._message_no, seqs))
 
-    def acknowledged(self, seqs: Iterable[int], now: float) -> int:
-        """Forget the acknowledged ``seqs``; how many of them were in the window."""
+    def acknowledged(self, spans: Iterable[tuple[int, int]], now: float) -> int:
+        """Forget the acknowledged seqs (inclusive ``(first, last)`` spans); how many were held."""
         acked = 0
-        newest_send = 0
-        for seq in seqs:
-            item = self._items.pop(seq, None)
-            if item is not None:
-                acked += 1
-                newest_send = max(newest_send, item[2])
+        newest = 0
+        pop = self._items.pop
+        for first, last in spans:
+            if last - first < 4:
+                got = [m for m in (pop(s, None) for s in range(first, last + 1)) if m is not None]
+            else:
+                got = [m for m in map(pop, range(first, last + 1), repeat(None)) if m is not None]
+            if got:
+                acked += len(got)
+                newest = max(newest, max(got))
         if acked:
             # Like TCP's retransmission timer: never probe sooner than a few of the gaps seen
             # between acknowledgements, so a slow (not lost) collector is not flooded.
@@ -81,20 +95,21 @@ class Window:
             self._ack_gap = gap if self._ack_gap == 0 else 0.8 * self._ack_gap + 0.2 * gap
             self.last_progress = now
             self.backoff = max(self.ack_timeout_s, min(4 * self._ack_gap, MAX_BACKOFF_S))
-            self._lost_before = newest_send
+            self._lost_before = max(self._lost_before, newest)
         return acked
 
-    def lost(self, now: float, *, can_send: bool) -> list[Item]:
-        """What to send again now: the records lost on the way, or a probe after the timeout."""
-        lost: list[Item] = []
-        order = self._sent_order
-        while order and order[0][0] < self._lost_before:
-            send_no, seq = order.popleft()
-            item = self._items.get(seq)
-            if item is not None and item[2] == send_no:  # not acknowledged, and not sent again since
-                lost.append((seq, item[0], item[1]))
-        if not lost and self._items and can_send and now - self.last_progress > self.backoff:
-            lost = [(seq, t, p) for seq, (t, p, _) in islice(self._items.items(), self.probe_size)]
+    def lost(self, now: float, *, can_send: bool) -> list[int]:
+        """The seqs to send again now: those lost on the way, or a probe after the timeout."""
+        lost: list[int] = []
+        messages, items = self._messages, self._items
+        while messages and messages[0][0] < self._lost_before:
+            number, seqs = messages.popleft()
+            # Not acknowledged, and not sent again since (a later message would carry it).
+            lost.extend(s for s in seqs if items.get(s) == number)
+        if lost:
+            lost.sort()
+        elif items and can_send and now - self.last_progress > self.backoff:
+            lost = list(islice(items, self.probe_size))
             self.last_progress = now
             self.backoff = min(self.backoff * 2, MAX_BACKOFF_S)
         return lost
