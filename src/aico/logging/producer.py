@@ -34,7 +34,7 @@ from aico.bus.curve import bus_keys
 from aico.config.settings import Settings
 from aico.logging.guard import infrastructure_thread
 from aico.logging.relay import RelayStamps
-from aico.logging.spool import Spool, drop_notice, open_spool
+from aico.logging.spool import Spool, SpoolWriteError, drop_notice, open_spool
 from aico.logging.stats import ProducerStats
 from aico.logging.transport import Transport, ZmqTransport
 from aico.logging.window import Window
@@ -94,6 +94,7 @@ class Producer:
         self._inflight = Window(limit=cfg.window, ack_timeout_s=cfg.ack_timeout_s, probe_size=cfg.batch_size,
                                 now=clock())
         self._last_state_save = 0.0
+        self._spool_failing = False
         self._unsent: dict[int, tuple[int, bytes, bytes]] = {}  # in the window, refused by a full socket
         self.relay = RelayStamps(relay_prefix) if relay_prefix is not None else None
 
@@ -272,10 +273,17 @@ class Producer:
             return
         try:
             written = self.spool.append(items)
-        except OSError as exc:  # a full or broken disk: count, keep going
-            self.stats.drop("spool_error", len(items))
-            print(f"[aico logging] cannot write the spool: {exc}", file=sys.stderr)
-            return
+        except SpoolWriteError as exc:  # a full or broken disk: count, keep going
+            written = exc.written
+            self.stats.drop("spool_error", len(items) - len(written))
+            if not self._spool_failing:  # once per failing stretch, not once per batch
+                print(f"[aico logging] cannot write the spool: {exc}; records are dropped and counted",
+                      file=sys.stderr)
+            self._spool_failing = True
+            if not written:
+                return
+        else:
+            self._spool_failing = False
         self.stats.spooled += len(written)
         caught_up = not self._backlog or self._backlog[-1][0] + 1 == written[0][0]
         if caught_up and (self._backlog or self._next_send == written[0][0]):

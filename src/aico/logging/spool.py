@@ -25,9 +25,9 @@ import uuid
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
+from io import FileIO
 from itertools import accumulate
 from pathlib import Path
-from typing import BinaryIO
 
 from aico.schema.timestamps import now_utc
 
@@ -45,6 +45,15 @@ class Segment:
 
 class SpoolLocked(Exception):
     """Another live process owns this spool."""
+
+
+class SpoolWriteError(Exception):
+    """The disk refused a write; ``written`` is what went in before it (seq, topic, payload)."""
+
+    def __init__(self, written: list[tuple[int, bytes, bytes]], cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.written = written
+        self.cause = cause
 
 
 class Spool:
@@ -66,7 +75,7 @@ class Spool:
         last = self.segments[-1].last_seq if self.segments else 0
         self.next_seq = max(self.watermark, last + 1)
         self._saved_watermark = -1
-        self._out: BinaryIO | None = None
+        self._out: FileIO | None = None
         self._cursor: tuple[int, int, int] | None = None  # (segment first seq, offset, next seq)
         self.save_state()
 
@@ -108,39 +117,61 @@ class Spool:
 
     # -- writing -----------------------------------------------------------------------
     def append(self, items: list[tuple[bytes, bytes]]) -> list[tuple[int, bytes, bytes]]:
-        """Give each (topic, payload) the next seq and write it; returns (seq, topic, payload)."""
+        """Give each (topic, payload) the next seq and write it; returns (seq, topic, payload).
+
+        Raises ``SpoolWriteError`` (with what was written before it) if the disk refuses.
+        """
         first = self.next_seq
         pack = _HEADER.pack
         frames = [pack(10 + len(topic) + len(payload), first + i, len(topic)) + topic + payload
                   for i, (topic, payload) in enumerate(items)]
-        self.next_seq = first + len(frames)
         done = 0
-        while done < len(frames):
-            if not self.segments or self.segments[-1].size >= self.segment_bytes:
-                self._roll(first + done)
-            elif self._out is None:
-                self._out = self.segments[-1].path.open("ab")
-            seg = self.segments[-1]
-            # This segment takes frames up to and with the one that brings it to its size.
-            sizes = list(accumulate(map(len, frames[done:])))
-            take = min(bisect_left(sizes, self.segment_bytes - seg.size) + 1, len(sizes))
-            self._write(frames[done : done + take])
-            seg.size += sizes[take - 1]
-            done += take
-            seg.last_seq = first + done - 1
+        try:
+            while done < len(frames):
+                if not self.segments or self.segments[-1].size >= self.segment_bytes:
+                    self._roll(first + done)
+                seg = self.segments[-1]
+                # This segment takes frames up to and with the one that brings it to its size.
+                sizes = list(accumulate(map(len, frames[done:])))
+                take = min(bisect_left(sizes, self.segment_bytes - seg.size) + 1, len(sizes))
+                self._write(seg, b"".join(frames[done : done + take]))
+                seg.size += sizes[take - 1]
+                done += take
+                seg.last_seq = first + done - 1
+        except OSError as exc:
+            self.next_seq = first + done
+            raise SpoolWriteError([(first + i, t, p) for i, (t, p) in enumerate(items[:done])], exc) from exc
+        self.next_seq = first + done
         return [(first + i, topic, payload) for i, (topic, payload) in enumerate(items)]
 
-    def _write(self, frames: list[bytes]) -> None:
-        if frames:
-            assert self._out is not None
-            self._out.writelines(frames)  # no large joined buffer: the file object's own buffer suffices
-            self._out.flush()  # to the OS: survives a SIGKILL of this process
+    def _write(self, seg: Segment, data: bytes) -> None:
+        """All of ``data`` at the end of ``seg``, handed to the OS in one call (it survives a
+        SIGKILL of this process), or none of it: a partial write is cut off again."""
+        if self._out is None:
+            self._out = seg.path.open("ab", buffering=0)
+        view = memoryview(data)
+        try:
+            while view:
+                written = self._out.write(view)
+                view = view[written or 0 :]
+        except OSError:
+            try:
+                self._out.truncate(seg.size)
+            except OSError:
+                self._close_out()  # the next start cuts the torn frame off (see _scan)
+            raise
+
+    def _close_out(self) -> None:
+        if self._out is not None:
+            try:
+                self._out.close()
+            finally:
+                self._out = None
 
     def _roll(self, first_seq: int) -> None:
-        if self._out is not None:
-            self._out.close()
+        self._close_out()
         path = self.dir / f"seg-{first_seq}.log"
-        self._out = path.open("ab")
+        self._out = path.open("ab", buffering=0)
         self.segments.append(Segment(first_seq, path, 0, first_seq - 1))
 
     # -- reading -----------------------------------------------------------------------
@@ -225,9 +256,7 @@ class Spool:
 
     def close(self) -> None:
         self.save_state()
-        if self._out is not None:
-            self._out.close()
-            self._out = None
+        self._close_out()
         if self.watermark >= self.next_seq:  # everything is stored: nothing to keep on disk
             for seg in self.segments:
                 os.remove(seg.path)
