@@ -126,7 +126,8 @@ def test_million_record_burst_with_bounded_memory(env: dict[str, str]) -> None:
         assert stats["acknowledged"] == 1000000 and stats["dropped_total"] == 0
         # The bound this project states for a producer: 512 MiB. Measured peaks: 77-80 MiB (78,360 and
         # 82,008 KiB) with a window of 20,000; 84 MiB (86,004 KiB) with 100,000 and a backlog of
-        # 100,000; 155 MiB while the store was stalled (window full, the rest on disk). Before the
+        # 100,000; 68 MiB (69,420 KiB) once the window kept seqs only, not the records; 113 MiB
+        # while the store was stalled (window full, the rest on disk; 155 MiB before). Before the
         # collector stopped spinning while its writer was busy, a loaded suite saw final-flush peaks
         # of 210-475 MiB; the trace below says where a peak happens if one comes back.
         assert out[-1]["maxrss_kb"] < 512 * 1024, (
