@@ -184,3 +184,23 @@ def test_fire_and_forget_mode_sends_without_spool(tmp_path: Path, reliable: bool
     if not reliable:
         assert p.flush(1) and p.spool is None
     p.close(0)
+
+
+@pytest.mark.parametrize("reliable", [True, False])
+def test_a_bus_message_carries_consecutive_seqs_and_a_topic_keeps_its_order(tmp_path: Path,
+                                                                            reliable: bool) -> None:
+    """Records are grouped by topic before they are numbered, so one message (one topic) is one
+    range of seqs and the acknowledgement of a batch is a few ranges, not one per record."""
+    t = MemoryTransport()
+    p = Producer(make_settings(tmp_path, reliable=reliable), name="p", transport_factory=lambda pid, acks: t)
+    for i in range(12):
+        p.offer({**rec(i), "module": f"mod{i % 3}"})  # three topics, interleaved
+    p.start()
+    wait_until(lambda: len(sent_seqs(t)) == 12)
+    for topic, frames in t.sent:
+        entries = [wire.decode(f) for f in frames]
+        seqs = [e["seq"] for e in entries]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), topic
+        assert [e["message"] for e in entries] == sorted((e["message"] for e in entries), key=lambda m: int(m[1:]))
+    assert sorted(sent_seqs(t)) == list(range(1, 13)) and len(t.sent) == 3
+    p.close(0)

@@ -66,3 +66,35 @@ def test_forget_below_drops_what_the_spool_lost() -> None:
     w.hold([5, 6, 7], 0.0)
     assert w.forget_below(7) == [5, 6]
     assert 7 in w and 5 not in w and w.lowest() == 7
+
+
+def test_a_long_stream_keeps_the_arrays_small_and_the_answers_right() -> None:
+    """Past the compaction point the acknowledged prefix is dropped; seqs keep their meaning."""
+    w = window(limit=1_000_000)
+    for first in range(1, 300_001, 2000):
+        seqs = list(range(first, first + 2000))
+        w.hold(seqs, 0.0)
+        for topic in range(8):  # one message per topic, as the producer sends them
+            w.sent(seqs[topic::8])
+    assert len(w) == 300_000
+    assert w.acknowledged([(1, 250_000)], 0.1) == 250_000
+    assert w.lowest() == 250_001 and len(w._held) <= 100_000  # compacted
+    assert 250_000 not in w and 250_001 in w and 299_999 in w
+    assert w.acknowledged([(1, 250_010)], 0.2) == 10  # a span reaching below the arrays
+    assert w.acknowledged([(250_012, 300_000)], 0.3) == 49_989
+    assert w.lost(0.3, can_send=True) == [250_011]
+    assert len(w) == 1 and w.lowest() == 250_011
+
+
+def test_seqs_with_gaps_and_a_window_that_empties() -> None:
+    w = window(limit=100)
+    w.hold([3, 5, 9], 0.0)  # not consecutive (the spool dropped records in between)
+    w.sent([3, 5, 9])
+    assert len(w) == 3 and 4 not in w and w.lowest() == 3
+    assert w.acknowledged([(1, 20)], 0.1) == 3 and len(w) == 0 and w.lowest() is None
+    w.hold([21, 22], 0.2)  # an empty window starts again from the next seqs
+    w.sent([21])
+    w.sent([22])
+    assert w.acknowledged([(22, 22)], 0.3) == 1
+    assert w.lost(0.3, can_send=True) == [21]
+    assert w.forget_below(30) == [21] and len(w) == 0

@@ -28,6 +28,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from aico.bus.curve import bus_keys
@@ -43,6 +44,7 @@ from aico.schema.acks import decode_ack
 from aico.schema.record import Record, topic_for
 
 DRAIN_MAX = 2000
+_TOPIC = itemgetter(0)
 
 
 class Producer:
@@ -265,7 +267,10 @@ class Producer:
         if not records:
             return
         self.stats.produced += len(records)
-        items = self._encode(records)
+        # Grouped by topic before they get their seqs: a bus message (one topic) then carries
+        # consecutive seqs, and the collector's acknowledgement of a batch is a few ranges, not
+        # one per record. Records of one topic keep their order.
+        items = sorted(self._encode(records), key=_TOPIC)
         if self.spool is None:
             for topic, payload in items:
                 self._backlog.append((self._next_seq, topic, payload))
