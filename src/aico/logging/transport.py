@@ -57,6 +57,7 @@ class ZmqTransport:
         # A plain PUB cannot tell; an XPUB learns it from the subscriptions it receives.
         self._xpub = self.pub.socket_type == zmq.XPUB
         self._subscribed = not self._xpub
+        self._drained_at = 0.0
 
     def send(self, topic: bytes, payloads: list[bytes]) -> bool:
         # Frame by frame with plain int flags: send_multipart combines enum flags for every
@@ -79,7 +80,8 @@ class ZmqTransport:
             if timeout_s > 0:
                 time.sleep(timeout_s)  # no acks to wait for: this is the sender's pause
             return []
-        self._drain_subscriptions()
+        if not self._subscribed or time.monotonic() - self._drained_at > 1.0:
+            self._drain_subscriptions()  # once someone listens, only to keep that queue short
         out: list[bytes] = []
         poller = self.poller
         if want_send or not self._subscribed:
@@ -101,6 +103,7 @@ class ZmqTransport:
         collector listens, so sending before it (the slow joiner) would only lose records."""
         if not self._xpub:
             return
+        self._drained_at = time.monotonic()
         while _readable(self.pub):
             try:
                 message = self.pub.recv(zmq.NOBLOCK)
