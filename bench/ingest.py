@@ -18,8 +18,8 @@ that alone made the writer 2 us/record cheaper in the no_acks case.)
 
 The machine is shared and its speed drifts by tens of percent within a minute, so batched and
 no_acks run ``--rounds`` times (default 3), alternating which goes first, and each figure is the
-median of its rounds; every round's figure is in ``rounds``. One shorter run of each comes
-first and is not counted (``warmup``).
+median of its rounds; every round's figure is in ``rounds``. One run of each comes first and
+is not counted (``warmup``).
 """
 
 from __future__ import annotations

@@ -139,9 +139,9 @@ class Spool:
                 done += take
                 seg.last_seq = first + done - 1
         except OSError as exc:
-            self.next_seq = first + done
             raise SpoolWriteError([(first + i, t, p) for i, (t, p) in enumerate(items[:done])], exc) from exc
-        self.next_seq = first + done
+        finally:
+            self.next_seq = first + done  # refused records' seqs are given again: no gap
         return [(first + i, topic, payload) for i, (topic, payload) in enumerate(items)]
 
     def _write(self, seg: Segment, data: bytes) -> None:

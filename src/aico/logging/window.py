@@ -155,18 +155,20 @@ class Window:
 
     def forget_below(self, floor: int) -> list[int]:
         """Drop every record with a seq below ``floor`` (its spool segment is gone); their seqs."""
-        gone = [seq for seq in self._first_held(self._count) if seq < floor]
+        gone = self._first_held(self._count, below=floor)
         for seq in gone:
             self._held[seq - self._base] = 0
             self._message[seq - self._base] = 0
         self._count -= len(gone)
         return gone
 
-    def _first_held(self, n: int) -> list[int]:
+    def _first_held(self, n: int, below: int | None = None) -> list[int]:
+        """The lowest ``n`` seqs held (only those below ``below``, if given), ascending."""
         out: list[int] = []
         held, i = self._held, self._low
+        end = len(held) if below is None else max(0, min(len(held), below - self._base))
         while len(out) < n:
-            i = held.find(1, i)
+            i = held.find(1, i, end)
             if i < 0:
                 break
             out.append(self._base + i)
