@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from aico.schema.timestamps import now_utc
 from benchenv import BIN, StoreProbe, case_env, running_backend
 
 
@@ -52,9 +53,10 @@ def cpu_seconds(pid: int) -> float:
 def bodies(batch: int, kinds: int = 16) -> list[bytes]:
     """A few distinct batch bodies (records without stamps: each one is stored, none deduplicated)."""
     out = []
+    stamp = now_utc()  # records of now: retention and analytics windows are relative to the clock
     for k in range(kinds):
         out.append(json.dumps([{
-            "timestamp": "2026-11-21T04:32:49.123000Z", "level": "INFO", "module": f"web.bench{k % 4}",
+            "timestamp": stamp, "level": "INFO", "module": f"web.bench{k % 4}",
             "function": "render", "file": "app.js", "line": i, "topic": "ui/render",
             "message": f"rendered view {k}-{i} in {i % 97} ms", "trace_id": f"trace-{k}-{i // 10}",
             "session_id": "session-bench", "extra": {"i": i, "route": "/chat"},

@@ -68,9 +68,9 @@ def _stack(rng: random.Random, kind: str, module: str) -> str:
 
 def generate(count: int, *, seed: int = 7, days: float = 7.0, start: datetime | None = None
              ) -> Iterator[dict[str, object]]:
-    """``count`` records over ``days`` days, in time order (as a collector stores them)."""
+    """``count`` records over ``days`` days (by default the last ones, ending now), in time order."""
     rng = random.Random(seed)
-    begin = start or datetime(2026, 11, 14, tzinfo=UTC)
+    begin = start or datetime.now(UTC) - timedelta(days=days)  # the last ``days`` days, ending now
     step = timedelta(days=days) / max(count, 1)
     made, seq = 0, 0
     while made < count:

@@ -41,10 +41,11 @@ def produce(args: argparse.Namespace) -> None:
     from aico.config import load_settings
     from aico.logging.producer import Producer
     from aico.schema import normalize
+    from aico.schema.timestamps import now_utc
 
     settings = load_settings()
     producer = Producer(settings, name=f"bench-{args.index}", subsystem="bench").start()
-    base = normalize({"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "bench.mod",
+    base = normalize({"timestamp": now_utc(), "level": "INFO", "module": "bench.mod",
                       "function": "produce", "topic": "bench", "message": "x"})
     records = []
     for n in range(args.count):

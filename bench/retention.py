@@ -131,8 +131,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
     args = parser.parse_args()
-    start = datetime(2026, 10, 1, tzinfo=UTC)
-    today = start + timedelta(days=args.days, hours=12)
+    midnight = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), tzinfo=UTC)
+    start = midnight - timedelta(days=args.days)  # a month of logs ending yesterday, relative to now
+    today = midnight + timedelta(hours=12)
     with tempfile.TemporaryDirectory(prefix="aico-bench-retention-") as tmp:
         base = Path(tmp) / "seed"
         seed_s = seed(base, args.records, args.days, start)

@@ -12,6 +12,8 @@ from aico.bridge.server import BridgeServer
 from aico.config import load_settings
 from aico.schema.record import Record
 
+from support import stamp
+
 TOKEN = "test-token-0123456789"
 ORIGIN = "http://app.test"
 
@@ -48,5 +50,5 @@ def served(home: Path, **bridge: Any) -> Iterator[tuple[str, MemorySink]]:
 
 
 def record(i: int = 0, **more: Any) -> dict[str, Any]:
-    return {"timestamp": "2026-11-21T04:32:49.123456Z", "level": "INFO", "module": "web.chat",
+    return {"timestamp": stamp(60), "level": "INFO", "module": "web.chat",
             "function": "sendMessage", "topic": "ui/button/click", "message": f"clicked {i}", **more}

@@ -9,12 +9,29 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 VENV_BIN = Path(sys.executable).parent
 AICO = str(VENV_BIN / "aico")
+
+
+def stamp(seconds_ago: float = 0.0, *, offset_hours: float = 0.0) -> str:
+    """An ISO-8601 time ``seconds_ago`` before now, written with the given UTC offset.
+
+    Records in tests are stamped relative to the clock: a fixed date turns old as the calendar moves,
+    and retention (keeps 30 days, archives after 7) or analytics (keeps 90) then take it away.
+    """
+    zone = timezone(timedelta(hours=offset_hours)) if offset_hours else UTC
+    when = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return when.astimezone(zone).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def canonical(text: str) -> str:
+    """The stored form of an ISO-8601 time: UTC, microseconds, ``Z``."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def free_ports(n: int) -> list[int]:

@@ -12,6 +12,8 @@ from aico.config import Settings
 import etl_data
 from support import Backend, run_aico, wait_until
 
+pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
+
 
 @pytest.fixture(autouse=True)
 def one_duckdb_thread(env: dict[str, str]) -> None:

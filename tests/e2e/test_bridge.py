@@ -6,12 +6,15 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from websockets.sync.client import connect
 
 from aico.config import load_settings
 from aico.store import LogStore
 
-from support import Backend, run_aico, wait_until
+from support import Backend, canonical, run_aico, stamp, wait_until
+
+SENT_AT = stamp(3600, offset_hours=1)  # an hour ago, in the sender's own zone
 
 
 def rows(env: dict[str, str], where: str = "1=1") -> list[dict[str, Any]]:
@@ -20,11 +23,12 @@ def rows(env: dict[str, str], where: str = "1=1") -> list[dict[str, Any]]:
 
 
 def record(i: int, **more: Any) -> dict[str, Any]:
-    return {"timestamp": "2026-11-21T04:32:49.5+01:00", "level": "warn", "module": "web.chat",
+    return {"timestamp": SENT_AT, "level": "warn", "module": "web.chat",
             "function": "sendMessage", "file": "chat.js", "line": 40 + i, "topic": "ui/button/click",
             "message": f"clicked {i}", "trace_id": f"tr-{i}", "session_id": "se-1", **more}
 
 
+@pytest.mark.clock
 def test_the_issues_curl_checks(env: dict[str, str]) -> None:
     """Valid record 2xx and stored as sent; 10 with 2 invalid stores 8 naming both; 413 oversized; 401 no token."""
     with Backend(env):
@@ -37,7 +41,7 @@ def test_the_issues_curl_checks(env: dict[str, str]) -> None:
             wait_until(lambda: len(rows(env)) == 1, timeout=20, message="the record stored")
             [row] = rows(env)
             assert (row["timestamp"], row["level"], row["module"], row["function"], row["file"], row["line"]) == (
-                "2026-11-21T03:32:49.500000Z", "WARNING", "web.chat", "sendMessage", "chat.js", 40)
+                canonical(SENT_AT), "WARNING", "web.chat", "sendMessage", "chat.js", 40)
             assert (row["topic"], row["trace_id"], row["session_id"], row["origin"], row["subsystem"]) == (
                 "ui/button/click", "tr-0", "se-1", "frontend", "frontend")
 
@@ -75,6 +79,7 @@ def test_websocket_batches_are_acked_and_stored_once(env: dict[str, str]) -> Non
         assert stamps == [("frontend:tab-7", i) for i in range(1, 21)]
 
 
+@pytest.mark.clock
 def test_accepted_records_arrive_after_the_collector_was_down(env: dict[str, str]) -> None:
     """A 2xx means the records are in the bridge producer's keeping: stored once a collector runs again."""
     env = {**env, "AICO_CORE__LOGGING__PRODUCER__FLUSH_TIMEOUT_S": "0.2"}

@@ -15,7 +15,7 @@ import httpx
 from aico.config import load_settings
 from aico.store import LogStore
 
-from support import AICO, Backend, run_aico, wait_until
+from support import AICO, Backend, run_aico, stamp, wait_until
 
 
 def bridge_status(env: dict[str, str]) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def alive(pid: int) -> bool:
 def post(env: dict[str, str], records: int) -> httpx.Response:
     token = run_aico(env, "bridge", "token").stdout.strip()
     url = f"http://127.0.0.1:{env['AICO_CORE__BRIDGE__PORT']}/api/v1/logs/batch"
-    batch = [{"timestamp": "2026-11-21T04:32:49.123456Z", "level": "INFO", "module": "web.app", "function": "f",
+    batch = [{"timestamp": stamp(60), "level": "INFO", "module": "web.app", "function": "f",
               "topic": "ui/x", "message": f"m{i}"} for i in range(records)]
     return httpx.post(url, json=batch, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 

@@ -9,11 +9,15 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from aico.config import Settings, load_settings
 from aico.retention import archives
 
 from retention_support import identity, seed_days, union_counts
 from support import AICO, Backend, home_env, run_aico, wait_until
+
+pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
 
 SMALL = {
     "AICO_CORE__LOGGING__RETENTION__DAYS": "8",

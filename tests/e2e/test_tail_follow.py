@@ -15,11 +15,13 @@ from aico.config import Settings
 from aico.schema import normalize
 from aico.store import LogStore
 
-from support import AICO
+from support import AICO, stamp
+
+pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
 
 
 def record(message: str, level: str = "ERROR", module: str = "svc.worker") -> dict:
-    return normalize({"timestamp": "2026-11-21T04:00:00Z", "level": level, "module": module, "function": "run",
+    return normalize({"timestamp": stamp(), "level": level, "module": module, "function": "run",
                       "topic": "t", "message": message})
 
 

@@ -13,7 +13,7 @@ from aico.config import load_settings
 from aico.store import LogStore
 
 from conftest import App, run_app
-from support import Backend, wait_until
+from support import Backend, stamp, wait_until
 
 
 def indexes(env: dict[str, str]) -> list[int]:
@@ -138,7 +138,7 @@ def test_million_record_burst_with_bounded_memory(env: dict[str, str]) -> None:
 
 def test_malformed_messages_interleaved_with_good_ones(env: dict[str, str]) -> None:
     """Bad payloads among good ones: every good record stored, every bad one rejected with a reason."""
-    good = [json.dumps({"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "raw", "function": "f",
+    good = [json.dumps({"timestamp": stamp(60), "level": "INFO", "module": "raw", "function": "f",
                         "topic": "t", "message": f"good {i}", "producer_id": "raw-1", "seq": i + 1,
                         "extra": {"i": i}}).encode() for i in range(1000)]
     bad = [b"{", b"\xff\xfe\x00", b'{"level": "INFO"}', b"[]", json.dumps({"timestamp": "yesterday"}).encode()]

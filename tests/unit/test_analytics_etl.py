@@ -20,6 +20,8 @@ from aico.store.repository import LogStore
 
 import etl_data
 
+pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
+
 
 @pytest.fixture(autouse=True)
 def one_duckdb_thread(env: dict[str, str]) -> None:

@@ -25,6 +25,8 @@ from aico.store.repository import LogStore
 import etl_data
 from support import run_aico, wait_until
 
+pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
+
 
 @pytest.fixture(autouse=True)
 def one_duckdb_thread(env: dict[str, str]) -> None:

@@ -22,6 +22,8 @@ from aico.store.repository import LogStore
 
 import etl_data
 
+pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
+
 KEY = b"k" * 32
 
 

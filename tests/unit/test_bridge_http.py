@@ -14,6 +14,8 @@ from aico.errors import OverloadedError
 
 from bridge_support import ORIGIN, TOKEN, MemorySink, record, served
 
+pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
+
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 

@@ -1,4 +1,8 @@
-"""`aico logs` commands run in-process through `main()`: filters, formats, views, export, sql, rm, errors."""
+"""`aico logs` commands run in-process through `main()`: filters, formats, views, export, sql, rm, errors.
+
+Records carry fixed timestamps on purpose, and every time bound is given explicitly (``--since``,
+``--before``); ``make test-clock`` runs this module with the clock a year off either way.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from aico.cli.output import FIELDS
 from aico.config import Settings
 from aico.schema import normalize
 from aico.store import LogStore
+
+pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
 
 STACK = 'Traceback (most recent call last):\n  File "svc.py", line 3, in run\nTimeoutError: model timed out'
 

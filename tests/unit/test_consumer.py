@@ -1,4 +1,7 @@
-"""The log consumer's loop decisions, without sockets: when it waits, and for how long."""
+"""The log consumer's loop decisions, without sockets: when it waits, and for how long.
+
+The row's fixed timestamp is never compared with the clock.
+"""
 
 from __future__ import annotations
 

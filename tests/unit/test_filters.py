@@ -1,4 +1,7 @@
-"""One filter, two evaluators: the store's SQL and the Python `matches` select the same records."""
+"""One filter, two evaluators: the store's SQL and the Python `matches` select the same records.
+
+Records carry fixed timestamps on purpose: the filters compare them with explicit bounds, never with now.
+"""
 
 from __future__ import annotations
 

@@ -25,6 +25,8 @@ from aico.privacy.detectors import luhn_ok
 from aico.privacy.scrubber import JSON_ESCAPES, unescape_for_precheck
 from aico.schema.record import normalize
 
+from support import stamp
+
 CORPUS = [json.loads(line) for line in
           (Path(__file__).parent.parent / "data" / "privacy_corpus.jsonl").read_text(encoding="utf-8").splitlines()]
 KEY = b"corpus-test-key"
@@ -185,7 +187,7 @@ def test_pseudonyms_are_keyed_and_stable() -> None:
 def test_scrub_record(scrubber: Scrubber) -> None:
     """A whole record: message, extra and error_details scrubbed, user_id pseudonymised, ids kept."""
     record = normalize({
-        "timestamp": "2026-11-21T04:32:49.123456Z", "level": "ERROR", "module": "auth", "function": "login",
+        "timestamp": stamp(), "level": "ERROR", "module": "auth", "function": "login",
         "topic": "auth.login", "message": "login failed for alice@example.com from 203.0.113.7",
         "user_id": "alice", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
         "extra": {"password": "x", "attempt": 3, "headers": {"a": "b"}},

@@ -12,7 +12,7 @@ from aico.logging.transport import MemoryTransport
 from aico.schema import normalize, wire
 from aico.schema.acks import encode_ack
 
-from support import wait_until
+from support import stamp, wait_until
 
 
 class Clock:
@@ -28,7 +28,7 @@ def make_settings(tmp_path: Path, **producer: object) -> Settings:
 
 
 def rec(i: int) -> dict:
-    return normalize({"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "m", "function": "f",
+    return normalize({"timestamp": stamp(), "level": "INFO", "module": "m", "function": "f",
                       "topic": "t", "message": f"m{i}"})
 
 

@@ -10,7 +10,7 @@ from aico.logging.transport import MemoryTransport
 from aico.schema import normalize, wire
 from aico.schema.acks import encode_ack
 
-from support import wait_until
+from support import stamp, wait_until
 
 PREFIX = "frontend:"
 
@@ -20,7 +20,7 @@ def make_settings(tmp_path: Path, **producer: object) -> Settings:
 
 
 def rec(i: int, pid: str | None = "tab1", seq: int | None = None) -> dict:
-    record = normalize({"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "m", "function": "f",
+    record = normalize({"timestamp": stamp(), "level": "INFO", "module": "m", "function": "f",
                         "topic": "t", "message": f"m{i}"})
     if pid is not None:
         record["producer_id"], record["seq"] = PREFIX + pid, i if seq is None else seq

@@ -19,6 +19,8 @@ from aico.store import LogStore
 
 from retention_support import NOW, archive_rows, day_of, db_rows, identity, make_day, seed, seed_days, union_counts
 
+pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
+
 
 def configured(env: dict[str, str], **retention: Any) -> Settings:
     return load_settings(env=env, overrides={"core": {"logging": {"retention": retention}}})

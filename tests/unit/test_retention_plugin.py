@@ -6,6 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aico.backend import registry
 from aico.config import Settings, load_settings
 from aico.retention import archives
@@ -15,6 +17,8 @@ from aico.retention.policy import MIB
 
 from retention_support import NOW, day_of, make_day, seed, seed_days
 from support import wait_until
+
+pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
 
 
 def configured(env: dict[str, str], **retention: Any) -> Settings:

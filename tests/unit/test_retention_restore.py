@@ -17,6 +17,8 @@ from aico.store import LogStore
 
 from retention_support import NOW, day_of, db_rows, identity, make_day, seed, seed_days, union_counts
 
+pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
+
 
 def run_job(settings: Settings, clock: ManualClock) -> None:
     RetentionJob(settings, clock=clock, disk_free=lambda _: 10**12).run()

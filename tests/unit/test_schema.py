@@ -1,4 +1,7 @@
-"""The record schema: validation, normalisation, and the wire round trip."""
+"""The record schema: validation, normalisation, and the wire round trip.
+
+Fixed timestamps on purpose: normalisation is a pure function of its input.
+"""
 
 from __future__ import annotations
 

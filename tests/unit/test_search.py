@@ -1,4 +1,7 @@
-"""Searching the store: order, keyset paging, the full-text index, deletes, stats and read-only SQL."""
+"""Searching the store: order, keyset paging, the full-text index, deletes, stats and read-only SQL.
+
+Records carry fixed timestamps on purpose: the figures asserted are computed from them, never from now.
+"""
 
 from __future__ import annotations
 

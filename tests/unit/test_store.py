@@ -1,4 +1,7 @@
-"""The encrypted store: key handling, migrations, batch writes, duplicates, rejects."""
+"""The encrypted store: key handling, migrations, batch writes, duplicates, rejects.
+
+Records carry fixed timestamps on purpose: nothing here reads the clock (``make test-clock`` proves it).
+"""
 
 from __future__ import annotations
 

@@ -10,6 +10,8 @@ from aico.errors import QueryError
 from aico.schema.timeexpr import parse_duration, parse_time
 from aico.schema.timestamps import format_utc
 
+pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
+
 NOW = datetime(2026, 11, 21, 10, 30, 15, tzinfo=UTC)
 
 
