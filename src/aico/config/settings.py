@@ -116,6 +116,9 @@ class Privacy(_Section):
     drop_fields: list[str]
     pseudonymize_fields: list[str]
     keep_local_addresses: bool
+    keep_private_addresses: bool
+    ingest: Literal["secrets", "pii", "off"]
+    pii_action: Literal["mask", "pseudonymize"]
 
 
 class Analytics(_Section):
