@@ -31,6 +31,7 @@ from aico.collector.writer_client import WriterClient, WriterReply
 from aico.config.settings import Settings
 from aico.errors import AicoError, BackendError, ValidationError
 from aico.logging.guard import infrastructure_thread
+from aico.privacy.ingest import IngestPolicy
 from aico.schema import wire
 from aico.schema.acks import ack_topic, encode_ack
 from aico.schema.record import COLUMNS, Row
@@ -61,9 +62,13 @@ class Counters:
         self.last_batch_ms = 0.0
         self.lag_ms = 0.0
         self.last_error: str | None = None
+        self.privacy_ingest = "off"
+        self._policy: IngestPolicy | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        out = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        out["masked"] = self._policy.figures() if self._policy is not None else {}
+        return out
 
 
 class LogConsumer:
@@ -75,6 +80,10 @@ class LogConsumer:
         self.max_record_bytes = cfg.max_record_bytes
         self.max_message_bytes = cfg.max_message_bytes
         self.counters = Counters()
+        #: core.privacy.ingest, applied to every record before it is stored
+        self.policy = IngestPolicy(settings)
+        self.counters.privacy_ingest = self.policy.mode
+        self.counters._policy = self.policy
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -201,9 +210,11 @@ class LogConsumer:
             self._pending_since = time.monotonic()
         append, decode = self._pending.append, wire.decode_row
         record_bytes, message_bytes = self.max_record_bytes, self.max_message_bytes
+        scrub = self.policy.scrub_row if self.policy.active else None
         for payload in payloads:
             try:
-                append(decode(payload, record_bytes, message_bytes))
+                row = decode(payload, record_bytes, message_bytes)
+                append(scrub(row) if scrub is not None else row)
             except ValidationError as exc:
                 self._reject(topic, payload, str(exc))
             except Exception as exc:  # a decoder bug must not stop the consumer

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Section(BaseModel):
@@ -119,6 +119,12 @@ class Privacy(_Section):
     keep_private_addresses: bool
     ingest: Literal["secrets", "pii", "off"]
     pii_action: Literal["mask", "pseudonymize"]
+
+    @field_validator("ingest", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        """YAML reads a bare ``off`` as false: ``ingest: off`` means the policy off, as written."""
+        return "off" if value is False else value
 
 
 class Analytics(_Section):

@@ -385,7 +385,8 @@ def build_detectors(rules: Sequence[str], secret_names: Sequence[str], *, keep_l
             r"(?:^|[^\w.-])(?:\d{8}-?[A-Z]|[XYZ]-?\d{7}-?[A-Z]|\d{3}\.\d{3}\.\d{3}-\d\d|[A-Z]{6}\d\d[A-Z]\d\d[A-Z]\d{3}[A-Z]"
             r"|[2-9]\d{3} \d{4} \d{4}|\d{6}[-+]\d{4}|[A-Z]{2} ?\d\d ?\d\d ?\d\d ?[A-D])(?:$|[^\w-])",
             re.compile(
-                r"(?P<keep>\b(?P<word>(?i:ssn|social[ _-]?security(?:[ _-]?(?:no|number))?|national[ _-]?(?:id|insurance)"
+                r"(?P<keep>\b(?P<word>(?i:ssn|social[ _-]?security(?:[ _-]?(?:no|number))?"
+                r"|national[ _-]?(?:id|insurance)"
                 r"(?:[ _-]?(?:no|number))?|nino|passport(?:[ _-]?(?:no|number|nr))?|tax[ _-]?(?:id|number)|tin|"
                 r"steuer[ _-]?id|idnr|dni|nie|nif|bsn|cpf|aadhaar|pesel|personnummer|sin|nir|cpr|hetu|"
                 r"codice[ _-]?fiscale|ahv|nhs(?:[ _-]?(?:no|number))?|itin|id[ _-]?(?:no|number|card)))\.?[\"']?"

@@ -80,6 +80,15 @@ class Scrubber:
     def from_settings(cls, settings: Settings, *, create_key: bool = False) -> Scrubber:
         return cls(PrivacyRules.from_settings(settings), load_privacy_key(settings, create=create_key))
 
+    @classmethod
+    def for_output(cls, settings: Settings) -> Scrubber:
+        """The scrubber for every way out of the store (exports, OTLP, downloads): all of ``core.privacy``.
+
+        Call ``scrub_record`` on each record (a dict of ``aico.schema.record.COLUMNS``, extra keys
+        such as ``id`` pass through). Its pseudonyms are the analytics ones (same key, made if missing).
+        """
+        return cls.from_settings(settings, create_key=True)
+
     # -- text ------------------------------------------------------------------------------
     def might_contain(self, text: str) -> bool:
         return self._text_set.flags(text) != 0
