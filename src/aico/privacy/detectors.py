@@ -77,21 +77,23 @@ def _card_issuer_ok(digits: str) -> bool:
     return False
 
 
-_ID_WORDS = re.compile(
-    r"(?i:order|invoice|ref|reference|tracking|trace|span|seq|offset|ts|timestamp|epoch|build|ticket|shipment|"
-    r"pid|uid|inode|nonce|request|req|job|msg|message|event|row|record|batch|txn|transaction|id|no|nr|number|#)"
-    r"(?:[_ -]?(?:id|no|nr|number|#))?[\"']?[ \t]{0,2}[:=#]?[ \t]{0,2}[\"']?\Z"
-)
-_CARD_WORDS = re.compile(r"(?i:card|cc|pan|visa|master|amex|payment|credit|debit)")
+_ID_WORDS = frozenset((
+    "order", "invoice", "ref", "reference", "tracking", "trace", "span", "seq", "offset", "ts", "timestamp", "epoch",
+    "build", "ticket", "shipment", "pid", "uid", "inode", "nonce", "request", "req", "job", "msg", "message", "event",
+    "row", "record", "batch", "txn", "transaction", "id", "no", "nr", "number", "#",
+))
+_CARD_WORDS = ("card", "cc", "pan", "visa", "master", "amex", "payment", "credit", "debit")
+_WORD_SEPARATORS = str.maketrans("_-:=#\"'", "       ")
 
 
 def _valid_card(m: re.Match[str], text: str) -> bool:
     """Luhn and issuer; a number right after an id word ("order 4111...", "trace_id=") is an id, not a card."""
-    digits = re.sub(r"\D", "", m.group(0))
+    digits = "".join(ch for ch in m.group(0) if ch.isdigit())
     if not (13 <= len(digits) <= 19 and _card_issuer_ok(digits) and luhn_ok(digits)):
         return False
-    before = text[max(0, m.start() - 24):m.start()]
-    return not (_ID_WORDS.search(before) and not _CARD_WORDS.search(before))
+    before = text[max(0, m.start() - 24):m.start()].lower()
+    words = before.translate(_WORD_SEPARATORS).split()
+    return not (words and words[-1] in _ID_WORDS and not any(w in before for w in _CARD_WORDS))
 
 
 def _valid_phone(m: re.Match[str], text: str) -> bool:
@@ -107,6 +109,8 @@ def _valid_phone(m: re.Match[str], text: str) -> bool:
         value = m.group(0)
         if value.startswith("+"):
             return phone_possible(value)
+        if value.startswith("00"):
+            return phone_possible("+" + value[2:])  # 0049 30 1234567: the international prefix
         lo, hi = (9, 12) if value.startswith(("0", "(0")) else (10, 10)
     return lo <= sum(ch.isdigit() for ch in value) <= hi
 
@@ -209,15 +213,14 @@ def _valid_national_id(m: re.Match[str], _text: str) -> bool:
     if m.group("kw"):
         value, word = m.group("kw"), m.group("word").lower()
         if word.startswith(("ssn", "social")):
-            return ssn_ok(value)
+            return ssn_ok(value, keyword=True)
         return national_id_ok(value, strict=False) or nino_ok(value) or \
             (m.group("word").lower().startswith(("passport", "pass")) and sum(c.isdigit() for c in value) >= 6)
     return national_id_ok(m.group(0), strict=True)
 
 
-_SECRET_CONTEXT = (
-    r"(?i:[a-z0-9_.-]{0,30}(?:secret|token|passw|pwd|private[_-]?key|signing[_-]?key|api[_-]?key|access[_-]?key|"
-    r"auth|credential|signature|hmac|salt|seed|session|cookie|sig|key))"
+_CONTEXT_WORD = re.compile(
+    r"(?i:secret|token|passw|pwd|key|auth|credential|signature|hmac|salt|seed|session|cookie|sig)"
 )
 #: names with "key" in them that hold no secret (a cache key, a public key, a key id)
 _NOT_SECRET_NAMES = re.compile(
@@ -229,7 +232,8 @@ _NOT_SECRET_NAMES = re.compile(
 
 def _valid_context_secret(m: re.Match[str], _text: str) -> bool:
     name = m.group("name")
-    return not _NOT_SECRET_NAMES.search(name) and random_looking(m.group("v"))
+    return _CONTEXT_WORD.search(name) is not None and not _NOT_SECRET_NAMES.search(name) \
+        and random_looking(m.group("v"))
 
 
 _API_KEYS = (
@@ -246,11 +250,15 @@ _API_KEYS = (
     r"|AGE-SECRET-KEY-1[0-9A-Z]{50,}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}|gl(?:sa|c)_[\w-]{32,}|NRAK-[A-Z0-9]{27}"
     r"|ATATT3[\w=-]{40,}|lin_api_[A-Za-z0-9]{40}|dp\.(?:pt|st|sa|ct)\.[A-Za-z0-9]{40,}"
     r"|[\w~.-]{3}\dQ~[\w~.-]{31,34}|\d{8,10}:AA[\w-]{33}"
+    # Slack and Discord webhooks (the path is the credential), Mailchimp, Square, Heroku
+    r"|(?<=hooks\.slack\.com/services/)T\w+/B\w+/\w{16,}|(?<=/api/webhooks/)\d{15,20}/[\w-]{40,}"
+    r"|[0-9a-f]{32}-us\d{1,2}|sq0(?:atp|csp)-[\w-]{22,}|HRKU-[\w-]{20,}"
 )
 _API_QUICK = (
     r"sk-|sk_|pk_|rk_|whsec_|gh[pousr]_|github_pat_|gl[a-z]{1,4}-|gl(?:sa|c)_|A[A-Z]{3}[A-Z0-9]{16}|xox[abposr]-|xapp-|"
     r"AIza|ya29\.|hf_|npm_|pypi-|SG\.|SK[0-9a-f]{32}|key-[0-9a-z]{32}|do[por]_v1_|shp[a-z]{2}_|dapi|hv[sb]\.|"
-    r"AGE-SECRET|PMAK-|NRAK-|ATATT3|lin_api_|dp\.[a-z]{2}\.|\dQ~|\d{8}:AA"
+    r"AGE-SECRET|PMAK-|NRAK-|ATATT3|lin_api_|dp\.[a-z]{2}\.|\dQ~|\d{8}:AA|hooks\.slack\.com/services/|"
+    r"/api/webhooks/|-us\d|sq0|HRKU-"
 )
 _QUERY_NAMES = (
     r"(?i:access_token|id_token|refresh_token|auth_token|token|session_?id|session|sessid|sid|jsessionid|phpsessid|"
@@ -282,6 +290,8 @@ def build_detectors(rules: Sequence[str], secret_names: Sequence[str], *, keep_l
             "url_password", "[SECRET]", r"://[^/\s@]*@|(?i:%3A%2F%2F)\S*(?i:%40)",
             re.compile(
                 r"(?P<keep>(?<=://)[^\s/?#@:]*:)[^\s/?#@]+(?=@)"
+                # a token as the whole userinfo: https://<key>@o1.ingest.sentry.io, https://ghp_...@github.com
+                r"|(?<=://)[A-Za-z0-9_-]{20,}(?=@)"
                 r"|(?P<keep2>(?i:%3A%2F%2F)[^\s&/%]*(?:%(?!3[Aa])[0-9A-Fa-f]{2}[^\s&/%]*)*(?i:%3A))[^\s&/]+?(?=(?i:%40))",
                 _FLAGS,
             ),
@@ -330,8 +340,8 @@ def build_detectors(rules: Sequence[str], secret_names: Sequence[str], *, keep_l
             r"(?i:secret|token|passw|pwd|key|auth|credential|signature|hmac|salt|seed|session|cookie|sig)"
             r"[\w.-]*[\"']?[ \t]*[:=]",
             re.compile(
-                rf"(?P<keep>(?<![\w.-])(?P<name>{_SECRET_CONTEXT}[\w.-]{{0,20}})[\"']?[ \t]{{0,3}}[:=][ \t]{{0,3}}"
-                r"[\"']?)(?!\[[A-Z_]+\])(?P<v>[A-Za-z0-9+/_=.~-]{16,})",
+                r"(?P<keep>(?P<name>[\w.-]{1,60})[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)(?!\[[A-Z_]+\])"
+                r"(?P<v>[A-Za-z0-9+/_=.~-]{16,})",
                 _FLAGS,
             ),
             _valid_context_secret,
@@ -428,7 +438,8 @@ def build_detectors(rules: Sequence[str], secret_names: Sequence[str], *, keep_l
                 r"|(?<![\w.+-])(?:\([2-9]\d{2}\)[ ]?\d{3}[-. ]|[2-9]\d{2}-\d{3}-|[2-9]\d{2}\.[2-9]\d{2}\.)\d{4}"
                 r"(?![\w.-]|[-.]\d)"
                 # national trunk prefix: 020 7946 0958, 07700 900123, 06 12 34 56 78, (02) 9876 5432, 030/1234567
-                r"|(?<![\w.+-])(?:\(0[1-9]\d{0,3}\)[ ]?\d{2,8}|0[1-9]\d{0,3})(?:[ -./]\d{2,8}){1,4}(?![\w.-]|[ -./]\d)",
+                r"|(?<![\w.+-])(?:\(0[1-9]\d{0,3}\)[ ]?\d{2,8}|0[1-9]\d{0,3}|00[1-9]\d{0,2})(?:[ -./]\d{2,8}){1,4}"
+                r"(?![\w.-]|[ -./]\d)",
                 _FLAGS,
             ),
             _valid_phone,

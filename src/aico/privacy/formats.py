@@ -38,9 +38,14 @@ def iban_ok(value: str) -> bool:
     return True
 
 
-def ssn_ok(value: str) -> bool:
-    """A US SSN: area not 000/666/9xx, group and serial not zero (stdnum also knows the advertised ones)."""
-    return bool(_stdnum("us.ssn").is_valid(value))
+def ssn_ok(value: str, *, keyword: bool = False) -> bool:
+    """A US SSN: area not 000/666/9xx, group and serial not zero; stdnum also rejects the numbers
+    used in advertising, except right after "SSN" (someone typed it as theirs)."""
+    digits = compact(value)
+    if keyword:
+        return len(digits) == 9 and digits.isdigit() and digits[:3] not in ("000", "666") and digits[0] != "9" \
+            and digits[3:5] != "00" and digits[5:] != "0000"
+    return bool(_stdnum("us.ssn").is_valid(digits))
 
 
 def routing_ok(value: str) -> bool:

@@ -93,6 +93,14 @@ class Scrubber:
     def might_contain(self, text: str) -> bool:
         return self._text_set.flags(text) != 0
 
+    def might_need(self, *texts: str | None) -> bool:
+        """Whether any of ``texts`` (plain or JSON) could be changed: one pre-check pass over them all.
+
+        False means ``scrub_text`` and ``scrub_json`` would return each of them unchanged.
+        """
+        joined = "\n".join(unescape_for_precheck(t) for t in texts if t)
+        return bool(joined) and self._json_set.flags(joined) != 0
+
     def flags(self, text: str) -> int:
         """A bit per detector whose pre-check matches ``text`` (bit ``i``: ``quick_patterns[i]``)."""
         return self._text_set.flags(text) if text else 0
