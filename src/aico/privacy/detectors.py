@@ -340,7 +340,7 @@ def build_detectors(rules: Sequence[str], secret_names: Sequence[str], *, keep_l
             r"(?i:secret|token|passw|pwd|key|auth|credential|signature|hmac|salt|seed|session|cookie|sig)"
             r"[\w.-]*[\"']?[ \t]*[:=]",
             re.compile(
-                r"(?P<keep>(?P<name>[\w.-]{1,60})[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)(?!\[[A-Z_]+\])"
+                r"(?P<keep>(?<![\w.-])(?P<name>[\w.-]{1,60}+)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)(?!\[[A-Z_]+\])"
                 r"(?P<v>[A-Za-z0-9+/_=.~-]{16,})",
                 _FLAGS,
             ),
