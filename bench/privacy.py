@@ -251,7 +251,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         for t in tools:
             v = results[t]["score"]["categories"].get(c)
             cells += [pct(v and v["recall"]), pct(v and v["precision"])]
-        kind = "secret" if c in SECRET_CATEGORIES else "PII"
+        kind = "secret" if c in SECRET_CATEGORIES else "PII" if first.get("values") else "not in the corpus"
         lines.append(f"| {c} ({kind}) | {first.get('values') or 0} | " + " | ".join(cells) + " |")
     for label, key in (("recall, secrets", "recall_secrets"), ("recall, PII", "recall_pii"),
                        ("negatives kept", "negatives_kept")):
