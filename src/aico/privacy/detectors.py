@@ -338,7 +338,7 @@ def build_detectors(rules: Sequence[str], secret_names: Sequence[str], *, keep_l
         "high_entropy": Detector(
             "high_entropy", "[SECRET]",
             r"(?i:secret|token|passw|pwd|key|auth|credential|signature|hmac|salt|seed|session|cookie|sig)"
-            r"[\w.-]*[\"']?[ \t]*[:=]",
+            r"[\w.-]*[\"']?[ \t]*[:=][ \t]*[\"']?[A-Za-z0-9+/_=.~-]{16}",
             re.compile(
                 r"(?P<keep>(?<![\w.-])(?P<name>[\w.-]{1,60}+)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)(?!\[[A-Z_]+\])"
                 r"(?P<v>[A-Za-z0-9+/_=.~-]{16,})",
@@ -362,7 +362,8 @@ def build_detectors(rules: Sequence[str], secret_names: Sequence[str], *, keep_l
         ),
         "bank_account": Detector(
             "bank_account", "[ACCOUNT]",
-            r"(?i:account|acct|routing|aba|sort[ _-]?code|bsb|iban|kontonummer|clabe)",
+            r"\b(?i:(?:bank[ _-]?)?(?:account|acct)|routing|aba|sort[ _-]?code|bsb|iban|kontonummer|clabe)"
+            r"(?i:[ _-]?(?:no|num|number|nr|#))?\.?[\"']?[ \t]{0,3}[:=#]?[ \t]{0,3}[\"']?(?:[A-Z]{2})?\d",
             re.compile(
                 r"(?P<keep>\b(?i:(?:bank[ _-]?)?(?:account|acct)(?:[ _-]?(?:no|num|number|nr|#))?|routing"
                 r"(?:[ _-]?(?:no|num|number))?|aba|sort[ _-]?code|bsb|iban|kontonummer|clabe)\.?[\"']?[ \t]{0,3}"
@@ -390,8 +391,8 @@ def build_detectors(rules: Sequence[str], secret_names: Sequence[str], *, keep_l
         ),
         "national_id": Detector(
             "national_id", "[NATIONAL_ID]",
-            r"(?i:ssn|social|national|nino|insurance|passport|tax|tin|steuer|idnr|dni|nie|nif|bsn|cpf|aadhaar|"
-            r"pesel|personnummer|sin|nir|cpr|hetu|codice|ahv|nhs|itin|id[ _-]?(?:no|number|card))|"
+            r"\b(?i:ssn|social|national|nino|insurance|passport|tax|tin|steuer|idnr|dni|nie|nif|bsn|cpf|aadhaar|"
+            r"pesel|personnummer|sin|nir|cpr|hetu|codice|ahv|nhs|itin|id[ _-]?(?:no|number|card))\b|"
             r"(?:^|[^\w.-])(?:\d{8}-?[A-Z]|[XYZ]-?\d{7}-?[A-Z]|\d{3}\.\d{3}\.\d{3}-\d\d|[A-Z]{6}\d\d[A-Z]\d\d[A-Z]\d{3}[A-Z]"
             r"|[2-9]\d{3} \d{4} \d{4}|\d{6}[-+]\d{4}|[A-Z]{2} ?\d\d ?\d\d ?\d\d ?[A-D])(?:$|[^\w-])",
             re.compile(
