@@ -56,7 +56,22 @@ Span = tuple[int, int, str]  # start, end, category
 
 
 def load(split: str = "all") -> list[dict[str, Any]]:
-    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The corpus's rows (of ``split``); a malformed line stops the run naming its line number."""
+    rows = []
+    for n, line in enumerate(CORPUS.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            text, spans = row["text"], row["spans"]
+            missing = [s["value"] for s in spans if s["value"] not in text]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"{CORPUS}:{n}: not a labelled line ({{'text', 'spans': [{{'category', 'value'}}]}}): "
+                             f"{exc!r}") from None
+        if missing:
+            raise SystemExit(f"{CORPUS}:{n}: labelled values not in the text: {missing}")
+        row.setdefault("split", "tune")
+        rows.append(row)
     return [r for r in rows if split == "all" or r["split"] == split]
 
 
