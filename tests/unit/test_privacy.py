@@ -229,7 +229,10 @@ def test_key_is_made_once_and_kept_private(settings: Settings, monkeypatch: pyte
 
 fragments = st.one_of(
     st.sampled_from(["token", "password", "Bearer", "phone", "tel.", "mobile no", "version", "v", "user@",
-                     "@example.com", "https://", "sk-", "ghp_", "AKIA", "eyJ", "::", "127.0.0.1", "0.0.0.0"]),
+                     "@example.com", "https://", "sk-", "ghp_", "AKIA", "eyJ", "::", "127.0.0.1", "0.0.0.0",
+                     "Cookie: ", "Set-Cookie: ", "?sid=", "&token=", "IBAN ", "DE89", "GB82 WEST ", "ssn ", "SSN: ",
+                     "account no ", "routing ", "-----BEGIN ", "MII", "00", "0", "signing_key=", "national id ",
+                     "DNI ", "--password ", "%3A%2F%2F", "%40", "Basic ", "x-api-key: "]),
     st.from_regex(r"[0-9 .:+()\-/]{1,24}", fullmatch=True),
     st.from_regex(r"[A-Za-z0-9_]{1,12}", fullmatch=True),
     cards, emails, public_ipv4, uuids, versions,

@@ -208,17 +208,18 @@ class LogConsumer:
         self.counters.received += len(payloads)
         if not self._pending:
             self._pending_since = time.monotonic()
-        append, decode = self._pending.append, wire.decode_row
+        decoded: list[Row] = []
+        append, decode = decoded.append, wire.decode_row
         record_bytes, message_bytes = self.max_record_bytes, self.max_message_bytes
-        scrub = self.policy.scrub_row if self.policy.active else None
         for payload in payloads:
             try:
-                row = decode(payload, record_bytes, message_bytes)
-                append(scrub(row) if scrub is not None else row)
+                append(decode(payload, record_bytes, message_bytes))
             except ValidationError as exc:
                 self._reject(topic, payload, str(exc))
             except Exception as exc:  # a decoder bug must not stop the consumer
                 self._reject(topic, payload, f"cannot decode: {type(exc).__name__}: {exc}")
+        # core.privacy.ingest, before anything is stored (scrub_rows never raises)
+        self._pending.extend(self.policy.scrub_rows(decoded) if self.policy.active else decoded)
 
     def _reject(self, topic: bytes, payload: bytes, reason: str) -> None:
         self.counters.rejected += 1
