@@ -29,7 +29,8 @@ def create_app(settings: Settings, sink: Sink, token: str) -> FastAPI:
     app.state.tokens = TokenCheck(token)
     app.add_middleware(
         CORSMiddleware, allow_origins=list(settings.core.bridge.cors_origins), allow_credentials=False,
-        allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type", "Content-Encoding", "Idempotency-Key"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "Content-Encoding", "Idempotency-Key"],
         expose_headers=["Retry-After"], max_age=600,
     )
     app.add_exception_handler(AicoError, _aico_error)  # type: ignore[arg-type]
