@@ -5,26 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest,
-    ExportLogsServiceResponse,
-)
 
 from aico.config import load_settings
-from aico.otlp.values import attributes
-from aico.schema.record import COLUMNS, loads
+from aico.schema.record import loads
 from aico.store import LogStore
 
-from support import Backend, free_ports, home_env, run_aico, stamp, wait_until
+from support import Backend, home_env, run_aico, wait_until
 
 pytestmark = pytest.mark.clock
 APPS = str(Path(__file__).with_name("otlp_apps.py"))
