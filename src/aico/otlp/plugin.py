@@ -118,17 +118,15 @@ class OtlpExportPlugin:
             self.watermark.save(self.last_id, self.cfg.endpoint or "")
         limit = self.cfg.batch_size
         while not self._stop.is_set():
+            self.max_id = store.max_id()  # for the lag in the status: max(id) is one index lookup
             rows = list(store.iter_rows(SELECT, [self.last_id, limit]))
             if not rows:
-                self.max_id = store.max_id()
                 self._stop.wait(self.cfg.interval_s)
                 continue
-            self.max_id = max(self.max_id, rows[-1]["id"])
             outcome = self._send(rows)
             if outcome.ok or not (outcome.retry or outcome.too_large):
                 self._advance(rows, outcome)
                 if len(rows) < limit:
-                    self.max_id = store.max_id()
                     self._stop.wait(self.cfg.interval_s)
             elif outcome.too_large and len(rows) > 1:
                 limit = max(1, len(rows) // 2)  # the endpoint's limit: halves until it takes them
