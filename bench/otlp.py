@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bridge import bodies, cpu_seconds
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
@@ -37,6 +36,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 
 from aico.otlp.values import fill_pair
 from benchenv import BIN, StoreProbe, case_env, free_ports, running_backend
+from bridge import bodies, cpu_seconds
 
 PLUGINS = "message_bus,log_consumer,log_bridge"
 
