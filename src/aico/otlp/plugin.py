@@ -55,7 +55,8 @@ class OtlpExportPlugin:
         self.retries = 0
         self.refused_by_endpoint = 0  # records the endpoint rejected for good (partial_success, 400)
         self.backoff_s = 0.0
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # kept after later successes, with its time
+        self.last_error_at: str | None = None
         self.last_success_at: str | None = None
 
     # -- the plugin contract -------------------------------------------------------------------
@@ -83,7 +84,7 @@ class OtlpExportPlugin:
             "lag_records": max(0, self.max_id - (self.last_id or 0)), "exported": self.exported,
             "batches": self.batches, "retries": self.retries, "refused_by_endpoint": self.refused_by_endpoint,
             "backoff_s": round(self.backoff_s, 2), "last_success_at": self.last_success_at,
-            "last_error": self.last_error, "scrub": self.cfg.scrub,
+            "last_error": self.last_error, "last_error_at": self.last_error_at, "scrub": self.cfg.scrub,
         }
 
     # -- the loop ------------------------------------------------------------------------------
@@ -95,7 +96,7 @@ class OtlpExportPlugin:
             try:
                 self._run(store)
             except Exception as exc:  # a bug: say so in the status rather than die silently
-                self.last_error = f"stopped: {type(exc).__name__}: {exc}"
+                self._error(f"stopped: {type(exc).__name__}: {exc}")
                 _say(self.last_error)
                 raise
             finally:
@@ -106,7 +107,7 @@ class OtlpExportPlugin:
             try:
                 return LogStore.open(self.settings)
             except AicoError as exc:
-                self.last_error = str(exc)
+                self._error(str(exc))
                 self._stop.wait(self.cfg.interval_s)
         return None
 
@@ -150,15 +151,19 @@ class OtlpExportPlugin:
             self.exported += len(rows) - outcome.rejected
             self.refused_by_endpoint += outcome.rejected
             self.last_success_at = now_utc()
-            self.last_error = outcome.error or None
+            if outcome.error:  # partial_success's message
+                self._error(outcome.error)
         else:  # the endpoint will never take these: counted, said, and passed
             self.refused_by_endpoint += len(rows)
-            self.last_error = outcome.error
+            self._error(outcome.error)
             _say(f"{len(rows)} records refused for good: {outcome.error}")
+
+    def _error(self, text: str) -> None:
+        self.last_error, self.last_error_at = text, now_utc()
 
     def _back_off(self, outcome: Outcome) -> None:
         self.retries += 1
-        self.last_error = outcome.error
+        self._error(outcome.error)
         step = self.cfg.min_backoff_s if not self.backoff_s else min(self.backoff_s * 2, self.cfg.max_backoff_s)
         self.backoff_s = step
         wait = step * random.uniform(0.5, 1.0)
