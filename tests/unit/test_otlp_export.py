@@ -142,7 +142,7 @@ def test_scrub_runs_the_privacy_scrubber_before_records_leave(settings: Settings
 
 def test_an_endpoint_that_is_not_set_is_a_clear_error(settings: Settings) -> None:
     """Starting without core.otlp_export.endpoint names the setting."""
-    with pytest.raises(ConfigError, match="core.otlp_export.endpoint"):
+    with pytest.raises(ConfigError, match=r"core\.otlp_export\.endpoint"):
         OtlpExportPlugin(settings).start()
 
 
