@@ -97,7 +97,7 @@ class OtlpExportPlugin:
                 self._run(store)
             except Exception as exc:  # a bug: say so in the status rather than die silently
                 self._error(f"stopped: {type(exc).__name__}: {exc}")
-                _say(self.last_error)
+                _say(f"stopped: {type(exc).__name__}: {exc}")
                 raise
             finally:
                 store.close()
