@@ -19,7 +19,6 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import json_format
@@ -263,8 +262,16 @@ def _timestamp(log: LogRecord, errors: list[FieldError], extra: dict[str, Any]) 
 
 
 def _text(nanos: int) -> str:
-    when = datetime.fromtimestamp(nanos // 1_000_000_000, tz=UTC).replace(microsecond=nanos // 1000 % 1_000_000)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Stored text of a time in range (the seconds' part formatted once per second seen)."""
+    global _last_second
+    seconds, micros = divmod(nanos // 1000, 1_000_000)
+    cached = _last_second  # one read: threads may swap it meanwhile
+    if cached[0] != seconds:
+        cached = _last_second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{cached[1]}.{micros:06d}Z"
+
+
+_last_second: tuple[int, str] = (-1, "")
 
 
 def _parsed(text: str) -> str | None:

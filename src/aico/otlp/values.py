@@ -8,21 +8,16 @@ from typing import Any
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 MAX_DEPTH = 32  # deeper values are rendered as text: nesting past this is an attack, not a log
+_SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
 
 
 def plain(value: AnyValue, depth: int = 0) -> Any:
     """The JSON value of ``value``: bytes as hex, arrays as lists, key-value lists as objects."""
     kind = value.WhichOneof("value")
+    if kind in _SCALARS:
+        return getattr(value, kind)
     if kind is None:
         return None
-    if kind == "string_value":
-        return value.string_value
-    if kind == "bool_value":
-        return value.bool_value
-    if kind == "int_value":
-        return value.int_value
-    if kind == "double_value":
-        return value.double_value
     if kind == "bytes_value":
         return value.bytes_value.hex()
     if depth >= MAX_DEPTH:
