@@ -45,7 +45,7 @@ def app(env: dict[str, str], *args: str) -> dict[str, Any]:
 
 
 def test_official_clients_reach_the_store(tmp_path: Path) -> None:
-    """The OTel SDK's exporter, curl with OTLP JSON, a structlog app and a loguru app: all fields stored."""
+    """The OTel SDK's exporter, curl with OTLP JSON (sent twice, stored once), structlog and loguru apps: all stored."""
     env = home_env(tmp_path / "home", AICO_CORE__BACKEND__PLUGINS=CORE)
     with Backend(env):
         token = run_aico(env, "bridge", "token").stdout.strip()
@@ -60,9 +60,15 @@ def test_official_clients_reach_the_store(tmp_path: Path) -> None:
                                "-H", "Content-Type: application/json", "-d", json.dumps(body)],
                               capture_output=True, text=True, timeout=60)
         assert curl.returncode == 0 and json.loads(curl.stdout) == {}, curl.stdout
+        again = httpx.post(f"{url}/v1/logs", content=json.dumps(body), timeout=30,  # the same bytes as curl's
+                           headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        assert again.status_code == 200  # a client's retry of the same request: stored once
         assert app(env, "structlog") == {"flushed": "True"}
         assert app(env, "loguru") == {"flushed": "True"}
         wait_until(lambda: len(rows(env)) == 7, timeout=60, message="7 records stored")
+        wait_until(lambda: json.loads(run_aico(env, "gateway", "status", "--json").stdout)["plugins"][
+            "log_consumer"]["duplicates"] >= 1, timeout=30, message="the retried request seen as a duplicate")
+        assert len(rows(env)) == 7
         rows_all = rows(env)
         stored = {r["message"]: r for r in rows_all}
 
