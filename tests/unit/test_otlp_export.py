@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import ipaddress
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +25,7 @@ from aico.errors import ConfigError
 from aico.otlp.client import retry_after
 from aico.otlp.plugin import OtlpExportPlugin
 from aico.otlp.values import attributes
+from aico.otlp.watermark import Watermark
 from aico.schema.record import normalize
 from aico.store import LogStore
 
@@ -95,8 +100,7 @@ def test_in_order_and_resumed_from_the_watermark(settings: Settings, receiver: R
     plugin.stop()
     store_records(settings, 11, 3)
     plugin = exporter(settings, receiver.url)
-    wait_until(lambda: len(receiver.taken()) == 13, message="the 3 new records exported")
-    status = plugin.status()
+    status = wait_until(lambda: (s := plugin.status())["watermark"] == 13 and s, message="the 3 new records exported")
     plugin.stop()
     assert [log["aico.seq"] for log in receiver.taken()] == list(range(1, 14))
     assert (status["watermark"], status["exported"], status["state"]) == (13, 3, "running")
@@ -107,8 +111,7 @@ def test_backs_off_honouring_retry_after(settings: Settings, receiver: Receiver)
     store_records(settings, 1, 2)
     receiver.script = [(503, {"Retry-After": "1"})]
     plugin = exporter(settings, receiver.url)
-    wait_until(lambda: len(receiver.taken()) == 2, message="the batch taken after the 503")
-    status = plugin.status()
+    status = wait_until(lambda: (s := plugin.status())["exported"] == 2 and s, message="the batch taken after the 503")
     plugin.stop()
     (refused_at, _, _), (taken_at, _, _) = receiver.requests[:2]
     assert taken_at - refused_at >= 0.95
@@ -152,3 +155,70 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     later = retry_after(formatdate(time.time() + 30, usegmt=True))
     assert later is not None and 25 < later <= 30
     assert retry_after("soon") is None and retry_after(None) is None
+
+
+def test_a_watermark_past_the_newest_id_means_a_new_store(settings: Settings, receiver: Receiver) -> None:
+    """A store made anew (ids from 1 again) is exported from its first record, not skipped up to the old watermark."""
+    store_records(settings, 1, 3)
+    Watermark(settings.path(settings.core.otlp_export.watermark)).save(500, "old")
+    plugin = exporter(settings, receiver.url)
+    wait_until(lambda: len(receiver.taken()) == 3, message="the new store's records exported")
+    plugin.stop()
+
+
+def _certificates(folder: Path) -> dict[str, str]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def make(name: str, issuer: tuple[Any, Any] | None, *, ca: bool = False,
+             ip: str | None = None) -> tuple[Any, Any]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        builder = (x509.CertificateBuilder().subject_name(subject)
+                   .issuer_name(issuer[0].subject if issuer else subject).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
+                   .not_valid_after(now + timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if ip:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
+                                            critical=False)
+        return builder.sign(issuer[1] if issuer else key, hashes.SHA256()), key
+
+    ca = make("test ca", None, ca=True)
+    out = {}
+    for name, (cert, key) in {"ca": ca, "server": make("server", ca, ip="127.0.0.1"),
+                              "client": make("client", ca)}.items():
+        out[f"{name}_cert"] = str(folder / f"{name}.pem")
+        out[f"{name}_key"] = str(folder / f"{name}.key")
+        Path(out[f"{name}_cert"]).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        Path(out[f"{name}_key"]).write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return out
+
+
+def test_tls_verifies_the_endpoint_and_presents_a_client_certificate(settings: Settings, receiver: Receiver,
+                                                                     tmp_path: Path) -> None:
+    """Over HTTPS with mutual TLS: the configured CA and client certificate work; without the CA, nothing leaves."""
+    pem = _certificates(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=pem["ca_cert"])
+    server_tls.load_cert_chain(pem["server_cert"], pem["server_key"])
+    server_tls.verify_mode = ssl.CERT_REQUIRED
+    receiver.server.socket = server_tls.wrap_socket(receiver.server.socket, server_side=True)
+    url = receiver.url.replace("http://", "https://")
+    store_records(settings, 1, 2)
+
+    untrusted = exporter(settings, url)
+    wait_until(lambda: "CERTIFICATE_VERIFY_FAILED" in (untrusted.status()["last_error"] or ""),
+               message="the unknown server certificate refused")
+    untrusted.stop()
+    assert not receiver.taken()
+
+    trusted = exporter(settings, url, tls={"ca_file": pem["ca_cert"], "cert_file": pem["client_cert"],
+                                           "key_file": pem["client_key"], "insecure_skip_verify": False})
+    wait_until(lambda: len(receiver.taken()) == 2, message="the records exported over mutual TLS")
+    trusted.stop()

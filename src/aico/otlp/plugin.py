@@ -114,6 +114,12 @@ class OtlpExportPlugin:
     def _run(self, store: LogStore) -> None:
         self.max_id = store.max_id()
         self.last_id = self.watermark.load()
+        if self.last_id is not None and self.last_id > self.max_id:
+            # ids only grow (AUTOINCREMENT): a watermark past the newest id belongs to a store that was replaced
+            _say(f"watermark {self.last_id} is past the store's newest id {self.max_id}: a new store, exported "
+                 "from its first record")
+            self.last_id = 0
+            self.watermark.save(0, self.cfg.endpoint or "")
         if self.last_id is None:
             self.last_id = self.max_id if self.cfg.start_at == "end" else 0
             self.watermark.save(self.last_id, self.cfg.endpoint or "")
@@ -144,7 +150,6 @@ class OtlpExportPlugin:
     def _advance(self, rows: list[dict[str, Any]], outcome: Outcome) -> None:
         last = rows[-1]["id"]
         self.watermark.save(last, self.cfg.endpoint or "")
-        self.last_id = last
         self.batches += 1
         self.backoff_s = 0.0
         if outcome.ok:
@@ -157,6 +162,7 @@ class OtlpExportPlugin:
             self.refused_by_endpoint += len(rows)
             self._error(outcome.error)
             _say(f"{len(rows)} records refused for good: {outcome.error}")
+        self.last_id = last  # last: the status shows a watermark only with its counters
 
     def _error(self, text: str) -> None:
         self.last_error, self.last_error_at = text, now_utc()
