@@ -153,15 +153,19 @@ def test_bad_records_are_counted_and_the_good_ones_kept(client: httpx.Client, si
 
 
 def test_invalid_hex_ids_in_json_reject_only_their_record(client: httpx.Client, sink: MemorySink) -> None:
-    """A traceId that is not hex rejects its record, named, and keeps the others."""
+    """A traceId that is not hex, or a value of the wrong type, rejects its record, named, and keeps the others."""
     logs = [{"timeUnixNano": str(now_ns()), "body": {"stringValue": f"r{i}"}, "traceId": tid}
-            for i, tid in enumerate([TRACE, "zz" * 16, "abc"])]
+            for i, tid in enumerate([TRACE, "zz" * 16, "abc", TRACE, TRACE])]
+    logs[3]["timeUnixNano"] = "-5"  # not a uint64
+    logs[4]["severityNumber"] = {"not": "an enum"}
+    logs.append({"timeUnixNano": str(now_ns()), "body": {"stringValue": "r5"}})
     body = {"resourceLogs": [{"scopeLogs": [{"logRecords": logs}]}]}
     answer = client.post("/v1/logs", json=body, headers=AUTH)
     assert answer.status_code == 200
     partial = answer.json()["partialSuccess"]
-    assert partial["rejectedLogRecords"] == "2" and "not 32 hex digits" in partial["errorMessage"]
-    assert [r["message"] for r in sink.records] == ["r0"]
+    assert partial["rejectedLogRecords"] == "4" and "not 32 hex digits" in partial["errorMessage"]
+    assert "log_records[3]: unreadable" in partial["errorMessage"]
+    assert [r["message"] for r in sink.records] == ["r0", "r5"]
 
 
 @pytest.mark.parametrize(("content", "ctype", "status"), [

@@ -19,10 +19,10 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
@@ -38,6 +38,7 @@ MAX_PROBLEMS = 5
 YEAR_2000_NS = 946_684_800 * 10**9
 FUTURE_GRACE_NS = 86_400 * 10**9
 _IDS = (("traceId", 16), ("spanId", 8))
+_M = TypeVar("_M", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,38 @@ def parse_json(value: Any) -> tuple[ExportLogsServiceRequest, dict[tuple[int, in
     if not isinstance(value, dict):
         raise ValidationError([FieldError("body", "an OTLP JSON request is an object with resourceLogs")])
     bad = _hex_ids_to_base64(value)
-    request = ExportLogsServiceRequest()
     try:
-        json_format.ParseDict(value, request, ignore_unknown_fields=True, max_recursion_depth=64)
-    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
-        raise ValidationError([FieldError("body", f"not an OTLP JSON ExportLogsServiceRequest: {exc}")]) from None
-    return request, bad
+        return _parse_dict(value, ExportLogsServiceRequest()), bad
+    except ValidationError:
+        bad.update(_drop_unreadable_records(value))  # one record's bad value must not lose the others
+    try:
+        return _parse_dict(value, ExportLogsServiceRequest()), bad
+    except ValidationError as exc:
+        raise ValidationError([FieldError("body", f"not an OTLP JSON ExportLogsServiceRequest: "
+                                                  f"{exc.errors[0].message}")]) from None
+
+
+def _parse_dict(value: Any, message: _M) -> _M:
+    try:
+        json_format.ParseDict(value, message, ignore_unknown_fields=True, max_recursion_depth=64)
+    except (json_format.ParseError, ValueError, TypeError, RecursionError, AttributeError) as exc:
+        raise ValidationError([FieldError("body", str(exc)[:300])]) from None
+    return message
+
+
+def _drop_unreadable_records(value: dict[str, Any]) -> dict[tuple[int, int, int], str]:
+    """Each log record that cannot be read on its own is emptied (to be rejected by position)."""
+    bad: dict[tuple[int, int, int], str] = {}
+    for r, resource in enumerate(_list(value, "resourceLogs", "resource_logs")):
+        for s, scope in enumerate(_list(resource, "scopeLogs", "scope_logs")):
+            logs = _list(scope, "logRecords", "log_records")
+            for i, log in enumerate(logs):
+                try:
+                    _parse_dict(log, LogRecord())
+                except ValidationError as exc:
+                    logs[i] = {}
+                    bad[(r, s, i)] = f"unreadable: {exc.errors[0].message}"
+    return bad
 
 
 def _hex_ids_to_base64(value: dict[str, Any]) -> dict[tuple[int, int, int], str]:
