@@ -191,9 +191,9 @@ def test_export_gets_every_record_across_an_outage_and_a_sigkill(tmp_path: Path,
     try:
         post_records(env, [record(i) for i in range(1, total + 1)])
         wait_until(lambda: len(rows(env)) == total, timeout=60, message="every record stored")
-        busy = wait_until(lambda: (s := export_status(env)).get("retries", 0) >= 1 and s, timeout=30,
-                          message="the exporter backing off on 503")
-        assert busy["lag_records"] == total and "HTTP 503" in busy["last_error"] and receiver.busy_answers >= 1
+        busy = wait_until(lambda: (s := export_status(env)).get("retries", 0) >= 1 and s["lag_records"] == total
+                          and s, timeout=30, message="the exporter backing off on 503, all records lagging")
+        assert "HTTP 503" in busy["last_error"] and receiver.busy_answers >= 1
 
         receiver.busy = False
         wait_until(lambda: receiver.distinct() >= 600, timeout=60, message="export under way")

@@ -37,7 +37,7 @@ PRODUCER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 MAX_PROBLEMS = 5
 YEAR_2000_NS = 946_684_800 * 10**9
 FUTURE_GRACE_NS = 86_400 * 10**9
-_IDS = (("traceId", 16), ("spanId", 8))
+_IDS = (("traceId", "trace_id", 16), ("spanId", "span_id", 8))  # OTLP JSON name, protobuf name, bytes
 _M = TypeVar("_M", bound=Message)
 
 
@@ -132,8 +132,7 @@ def _hex_ids_to_base64(value: dict[str, Any]) -> dict[tuple[int, int, int], str]
             for i, log in enumerate(_list(scope, "logRecords", "log_records")):
                 if not isinstance(log, dict):
                     continue
-                for camel, size in _IDS:
-                    snake = re.sub(r"I", "_i", camel)
+                for camel, snake, size in _IDS:
                     key = camel if camel in log else snake if snake in log else None
                     if key is None:
                         continue
