@@ -90,7 +90,7 @@ def test_every_field_of_the_logs_data_model_is_mapped(client: httpx.Client, sink
                        "exception.type": "ValueError", "exception.message": "bad", "exception.stacktrace": "Tb...",
                        "user.id": "u-1", "session.id": "s-1", "http.route": "/x", "n": 3, "ok": True}},
         {"observed_time_unix_nano": t, "severity_number": 21, "body": {"k": [1, "a"]},
-         "attributes": {"code.function": "old", "code.filepath": "o.py", "code.lineno": 7}},
+         "attributes": {"code.function": "old", "code.filepath": "o.py", "code.lineno": "7", "user.id": 42}},
     ))
     first, second = sink.records
     assert (first["level"], first["severity"], first["message"]) == ("DEBUG", "TRACE", "hello")
@@ -105,6 +105,7 @@ def test_every_field_of_the_logs_data_model_is_mapped(client: httpx.Client, sink
     assert (second["level"], second["message"], second["function"], second["file"], second["line"]) == (
         "CRITICAL", '{"k":[1,"a"]}', "old", "o.py", 7)
     assert second["timestamp"] == expected  # observed time when the event time is missing
+    assert second["user_id"] == "42"  # a number where an id goes is taken as its text
 
 
 @pytest.mark.parametrize(("number", "level"), [(4, "DEBUG"), (5, "DEBUG"), (9, "INFO"), (13, "WARNING"),

@@ -39,6 +39,8 @@ YEAR_2000_NS = 946_684_800 * 10**9
 FUTURE_GRACE_NS = 86_400 * 10**9
 _IDS = (("traceId", "trace_id", 16), ("spanId", "span_id", 8))  # OTLP JSON name, protobuf name, bytes
 _M = TypeVar("_M", bound=Message)
+_TEXT_FROM_ATTRIBUTES = ("function", "file", "subsystem", "origin", "user_id", "session_id", "environment", "topic",
+                         "severity", "trace_id")
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,9 @@ def decode(request: ExportLogsServiceRequest, defaults: Defaults, producer_id: s
                 except ValidationError as exc:
                     out.reject(where, "; ".join(f"{e.field}: {e.message}" for e in exc.errors))
                     continue
+                except Exception as exc:  # a value no rule foresaw: that record, not the request, fails
+                    out.reject(where, f"could not be mapped: {type(exc).__name__}: {str(exc)[:200]}")
+                    continue
                 if record["producer_id"] is None:
                     record["producer_id"], record["seq"] = producer_id, position
                 out.records.append(record)
@@ -253,6 +258,12 @@ def to_raw(log: LogRecord, resource: dict[str, Any], scope_name: str, scope_vers
     raw["extra"] = extra or None
     if errors:
         raise ValidationError(errors)
+    for name in _TEXT_FROM_ATTRIBUTES:  # user.id = 42 is an id all the same
+        value = raw.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raw[name] = str(value)
+    if isinstance(raw["line"], str) and raw["line"].isdigit():
+        raw["line"] = int(raw["line"])
     return raw
 
 
