@@ -70,6 +70,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retention.py
 	$(BIN)/python bench/bridge.py
+	$(BIN)/python bench/otlp.py
 	$(BIN)/python bench/store_insert.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/etl.py
