@@ -19,7 +19,7 @@ from aico.config.settings import Settings
 from aico.errors import QueryError, ReadOnlyQueryError, StoreError
 from aico.schema.record import COLUMNS, Record, Row, dumps, to_row
 from aico.schema.timestamps import now_utc
-from aico.store import migrations, readonly, stats
+from aico.store import authorizer, migrations, readonly, stats
 from aico.store.connection import Connection, open_database
 from aico.store.export import ExportMixin
 from aico.store.filters import LogFilter, where_clause
@@ -212,6 +212,7 @@ class LogStore(MaintenanceMixin, ExportMixin):
         """A read-only statement from a person: its column names and its rows, streamed."""
         readonly.check(sql)
         try:
+            authorizer.authorize(self.conn, sql, params)
             cur = self.conn.execute(sql, params)
         except ValueError as exc:
             if "readonly" in str(exc) or "not authorized" in str(exc):
