@@ -40,6 +40,7 @@ class Producer(_Section):
     ack_timeout_s: float = Field(gt=0)
     spool_max_mb: float = Field(gt=0)
     spool_segment_mb: float = Field(gt=0)
+    spool_memory_mb: float = Field(gt=0)
 
 
 class Consumer(_Section):
