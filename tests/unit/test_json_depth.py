@@ -1,4 +1,4 @@
-"""JSON nested past the depth limit, on every parse path: a named 4xx or rejection, never a 500, never the good records lost."""
+"""JSON nested past the depth limit, on every parse path: a named 4xx or rejection, never a 500 or lost neighbours."""
 
 from __future__ import annotations
 
