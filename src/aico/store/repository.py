@@ -19,13 +19,13 @@ from aico.config.settings import Settings
 from aico.errors import QueryError, ReadOnlyQueryError, StoreError
 from aico.schema.record import COLUMNS, Record, Row, dumps, to_row
 from aico.schema.timestamps import now_utc
-from aico.store import authorizer, migrations, readonly, stats
+from aico.store import authorizer, migrations, readonly, stats, wholetext
 from aico.store.connection import Connection, open_database
 from aico.store.export import ExportMixin
 from aico.store.filters import LogFilter, where_clause
 from aico.store.keys import load_key
 from aico.store.maintenance import MaintenanceMixin
-from aico.store.search import paged
+from aico.store.search import FIELDS, SELECT_LIST, paged
 
 _INSERT_COLUMNS = ", ".join(COLUMNS)
 _INSERT_SELECT = ", ".join(f"r->>{i}" for i in range(len(COLUMNS)))
@@ -187,10 +187,15 @@ class LogStore(MaintenanceMixin, ExportMixin):
     def search(self, flt: LogFilter, *, ascending: bool = False, by_id: bool = False,
                page: int = 1000) -> Iterator[dict[str, Any]]:
         """The records of ``flt``, newest first (or oldest first), fetched page by page."""
-        return paged(self._rows, flt, ascending=ascending, by_id=by_id, page=page)
+        return paged(self._records, flt, ascending=ascending, by_id=by_id, page=page)
+
+    def _records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Records from a statement selecting ``search.SELECT_LIST`` (one JSON array per row)."""
+        loads = orjson.loads
+        return [dict(zip(FIELDS, loads(row[0]), strict=True)) for row in self._execute(sql, params).fetchall()]
 
     def get(self, record_id: int) -> dict[str, Any] | None:
-        rows = self._rows(f"SELECT {SELECT_COLUMNS} FROM logs WHERE id = ?", [record_id])
+        rows = self._records(f"SELECT {SELECT_LIST} FROM logs WHERE id = ?", [record_id])
         return rows[0] if rows else None
 
     def max_id(self) -> int:
@@ -204,33 +209,22 @@ class LogStore(MaintenanceMixin, ExportMixin):
         return int(self._execute(f"SELECT count(*) FROM logs {where}", params).fetchall()[0][0])
 
     def stats(self, flt: LogFilter, *, by: str = "level", top: int = 10) -> dict[str, Any]:
-        facts = stats.collect(lambda sql, params: self._execute(sql, params).fetchall(), flt, by=by, top=top)
+        facts = stats.collect(lambda sql, params: [tuple(r.values()) for r in self.iter_rows(sql, params)], flt,
+                              by=by, top=top)
         facts["size_bytes"] = self.size_on_disk()
         return facts
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
         """A read-only statement from a person: its column names and its rows, streamed."""
-        readonly.check(sql)
+        statement = readonly.check(sql)
         try:
-            authorizer.authorize(self.conn, sql, params)
-            cur = self.conn.execute(sql, params)
+            authorizer.authorize(self.conn, statement, params)
+            names, rows = wholetext.rows(self.conn, statement, params)
         except ValueError as exc:
             if "readonly" in str(exc) or "not authorized" in str(exc):
                 raise ReadOnlyQueryError(f"refused: the statement would write ({exc}); only reads are allowed") from exc
             raise QueryError(f"SQL: {exc}") from exc
-        names = [d[0] for d in cur.description or ()]
-
-        def rows() -> Iterator[tuple[Any, ...]]:
-            while True:
-                try:
-                    chunk = cur.fetchmany(1000)
-                except ValueError as exc:
-                    raise StoreError(f"query failed: {exc}") from exc
-                if not chunk:
-                    return
-                yield from chunk
-
-        return names, rows()
+        return names, iter(rows)
 
     # -- deletes -----------------------------------------------------------------------------
     def delete(self, flt: LogFilter, *, chunk: int = 2000) -> int:
@@ -263,8 +257,8 @@ class LogStore(MaintenanceMixin, ExportMixin):
         if levels:
             where = f"WHERE level IN ({', '.join('?' for _ in levels)})"
             params.extend(levels)
-        sql = f"SELECT {SELECT_COLUMNS} FROM logs {where} ORDER BY timestamp DESC, id DESC LIMIT ?"
-        rows = self._rows(sql, [*params, limit])
+        sql = f"SELECT {SELECT_LIST} FROM logs {where} ORDER BY timestamp DESC, id DESC LIMIT ?"
+        rows = self._records(sql, [*params, limit])
         rows.reverse()
         return rows
 
@@ -274,14 +268,13 @@ class LogStore(MaintenanceMixin, ExportMixin):
         )
 
     def iter_rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
-        cur = self._execute(sql, params)
-        names = [d[0] for d in cur.description]
-        while True:
-            chunk = cur.fetchmany(1000)
-            if not chunk:
-                return
-            for row in chunk:
-                yield dict(zip(names, row, strict=True))
+        """The rows of one SELECT as dicts, every text value whole (``wholetext``)."""
+        try:
+            names, rows = wholetext.rows(self.conn, sql, params)
+        except ValueError as exc:
+            raise StoreError(f"store error: {exc}") from exc
+        for row in rows:
+            yield dict(zip(names, row, strict=True))
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return list(self.iter_rows(sql, params))
