@@ -48,6 +48,9 @@ class Consumer(_Section):
     batch_interval_ms: int = Field(ge=1)
     synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"]
     write_mode: Literal["batch", "single"]
+    reject_keep_bytes: int = Field(ge=0)
+    reject_max_rows: int = Field(ge=1)
+    reject_max_days: int = Field(ge=1)
 
 
 class Paths(_Section):

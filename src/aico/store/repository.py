@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -54,6 +55,25 @@ def encode_rows(rows: Sequence[Row]) -> bytes:
         return orjson.dumps(rows)
     except TypeError:  # orjson.JSONEncodeError included: what it refuses, record.dumps takes
         return dumps(rows).encode()
+
+
+@dataclass(frozen=True)
+class Reject:
+    """What the store keeps of a rejected payload: its first bytes, its size and SHA-256, and why."""
+
+    topic: bytes | None
+    prefix: bytes
+    reason: str
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, topic: bytes | None, payload: bytes, reason: str, *, keep_bytes: int) -> Reject:
+        return cls(topic, payload[:keep_bytes], reason[:MAX_REASON_CHARS], len(payload),
+                   hashlib.sha256(payload).hexdigest())
+
+
+MAX_REASON_CHARS = 2048
 
 
 @dataclass(frozen=True)
@@ -154,21 +174,60 @@ class LogStore(MaintenanceMixin, ExportMixin):
             raise StoreError(f"cannot store a record: {exc}") from exc
         return InsertResult(changed, 1 - changed)
 
-    def insert_rejects(self, rejects: Sequence[tuple[bytes | None, bytes, str]]) -> None:
-        """Keep bad payloads with the reason: (topic, payload, reason) each."""
+    def insert_rejects(self, rejects: Sequence[Reject], *, max_rows: int | None = None) -> int:
+        """Keep bad payloads (a prefix, the size, the SHA-256) with the reason; past ``max_rows``
+        the oldest rejects go in the same transaction. Returns how many were pruned."""
         if not rejects:
-            return
+            return 0
         now = now_utc()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(
-                "INSERT INTO rejects(received_at, topic, payload, reason) VALUES (?, ?, ?, ?)",
-                [(now, t.decode("utf-8", "replace") if t else None, p, r) for t, p, r in rejects],
+                "INSERT INTO rejects(received_at, topic, payload, reason, size, sha256) VALUES (?, ?, ?, ?, ?, ?)",
+                [(now, r.topic.decode("utf-8", "replace") if r.topic else None, r.prefix, r.reason, r.size,
+                  r.sha256) for r in rejects],
             )
+            pruned = 0
+            if max_rows is not None:
+                self.conn.execute("DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?", [max_rows])
+                pruned = int(self.conn.execute("SELECT changes()").fetchall()[0][0])
             self.conn.execute("COMMIT")
         except ValueError as exc:
             self._rollback()
             raise StoreError(f"cannot store {len(rejects)} rejected payloads: {exc}") from exc
+        return pruned
+
+    def prune_rejects(self, *, before: str | None = None, keep: int | None = None, chunk: int = 2000) -> int:
+        """Delete rejects received before ``before`` and all but the newest ``keep``, oldest first,
+        in short transactions of ``chunk`` rows; returns how many went."""
+        conds, params = [], list[Any]()
+        if before is not None:
+            conds.append("received_at < ?")
+            params.append(before)
+        if keep is not None:
+            conds.append("id <= (SELECT coalesce(max(id), 0) FROM rejects) - ?")
+            params.append(keep)
+        if not conds:
+            return 0
+        removed = 0
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute(f"DELETE FROM rejects WHERE id IN (SELECT id FROM rejects WHERE "
+                                  f"{' OR '.join(conds)} ORDER BY id LIMIT ?)", [*params, chunk])
+                n = int(self.conn.execute("SELECT changes()").fetchall()[0][0])
+                self.conn.execute("COMMIT")
+            except ValueError as exc:
+                self._rollback()
+                raise StoreError(f"cannot prune rejects: {exc}") from exc
+            removed += n
+            if n < chunk:
+                return removed
+
+    def rejects_bytes(self) -> int:
+        """About what the rejects take in the store (their payload prefixes and reasons)."""
+        return int(self._execute("SELECT coalesce(sum(length(payload) + length(reason) + 64), 0) "
+                                 "FROM rejects").fetchall()[0][0])
 
     def _rollback(self) -> None:
         try:
@@ -264,7 +323,8 @@ class LogStore(MaintenanceMixin, ExportMixin):
 
     def rejects(self, *, limit: int = 50) -> list[dict[str, Any]]:
         return self._rows(
-            "SELECT id, received_at, topic, payload, reason FROM rejects ORDER BY id DESC LIMIT ?", [limit]
+            "SELECT id, received_at, topic, payload, size, sha256, reason FROM rejects ORDER BY id DESC LIMIT ?",
+            [limit],
         )
 
     def iter_rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
