@@ -1,4 +1,4 @@
-"""Connections that hold the bridge: idle or half-sent requests are closed in time; a client gone mid-body is counted."""
+"""Connections that hold the bridge: idle or half-sent requests are closed in time; a client gone mid-body counted."""
 
 from __future__ import annotations
 
