@@ -13,6 +13,7 @@
         +-- UnauthorizedError      no or a wrong bearer token (401)
         +-- PayloadTooLargeError   a body, batch or message past its configured limit (413)
         +-- OverloadedError        the producer's bounds are reached: send again later (429)
+        +-- ClientGoneError        the client disconnected before its body was read (counted, 499)
         +-- UnsupportedMediaError  a body in a content type the route does not take (415)
     +-- ExportError                the OTLP exporter cannot reach or is refused by its endpoint
 
@@ -91,6 +92,10 @@ class UnauthorizedError(BridgeError):
 
 class PayloadTooLargeError(BridgeError):
     http_status = 413
+
+
+class ClientGoneError(BridgeError):
+    http_status = 499  # nginx's "client closed request": nobody reads the answer
 
 
 class OverloadedError(BridgeError):

@@ -62,8 +62,10 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
                 raise ConfigError(f"environment variable {name}: conflicts with another override")
         try:
             node[parts[-1]] = yaml.safe_load(raw) if raw != "" else ""
-        except yaml.YAMLError as exc:
+        except (ValueError, yaml.YAMLError) as exc:
             raise ConfigError(f"environment variable {name}: not a valid value: {exc}") from exc
+        except RecursionError:
+            raise ConfigError(f"environment variable {name}: not a valid value: nested too deep") from None
     return tree
 
 
@@ -84,8 +86,10 @@ def load_settings(
     if path.exists():
         try:
             user = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, ValueError, yaml.YAMLError) as exc:  # UnicodeDecodeError: not UTF-8 text
             raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+        except RecursionError:
+            raise ConfigError(f"{path}: cannot read config: nested too deep") from None
         if not isinstance(user, Mapping):
             raise ConfigError(f"{path}: top level must be a mapping")
         data = _merge(data, user, str(path))
