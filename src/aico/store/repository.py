@@ -25,7 +25,7 @@ from aico.store.export import ExportMixin
 from aico.store.filters import LogFilter, where_clause
 from aico.store.keys import load_key
 from aico.store.maintenance import MaintenanceMixin
-from aico.store.search import paged
+from aico.store.search import SELECT_LIST, Cursor, paged, whole_text
 
 _INSERT_COLUMNS = ", ".join(COLUMNS)
 _INSERT_SELECT = ", ".join(f"r->>{i}" for i in range(len(COLUMNS)))
@@ -185,13 +185,13 @@ class LogStore(MaintenanceMixin, ExportMixin):
         return int(self._execute("SELECT count(*) FROM rejects").fetchall()[0][0])
 
     def search(self, flt: LogFilter, *, ascending: bool = False, by_id: bool = False,
-               page: int = 1000) -> Iterator[dict[str, Any]]:
-        """The records of ``flt``, newest first (or oldest first), fetched page by page."""
-        return paged(self._rows, flt, ascending=ascending, by_id=by_id, page=page)
+               page: int = 1000, start: Cursor = None) -> Iterator[dict[str, Any]]:
+        """The records of ``flt``, newest first (or oldest first), fetched page by page, after ``start``."""
+        return paged(self._rows, flt, ascending=ascending, by_id=by_id, page=page, start=start)
 
     def get(self, record_id: int) -> dict[str, Any] | None:
-        rows = self._rows(f"SELECT {SELECT_COLUMNS} FROM logs WHERE id = ?", [record_id])
-        return rows[0] if rows else None
+        rows = self._rows(f"SELECT {SELECT_LIST} FROM logs WHERE id = ?", [record_id])
+        return whole_text(rows[0]) if rows else None
 
     def max_id(self) -> int:
         return int(self._execute("SELECT coalesce(max(id), 0) FROM logs").fetchall()[0][0])
@@ -262,8 +262,8 @@ class LogStore(MaintenanceMixin, ExportMixin):
         if levels:
             where = f"WHERE level IN ({', '.join('?' for _ in levels)})"
             params.extend(levels)
-        sql = f"SELECT {SELECT_COLUMNS} FROM logs {where} ORDER BY timestamp DESC, id DESC LIMIT ?"
-        rows = self._rows(sql, [*params, limit])
+        sql = f"SELECT {SELECT_LIST} FROM logs {where} ORDER BY timestamp DESC, id DESC LIMIT ?"
+        rows = [whole_text(r) for r in self._rows(sql, [*params, limit])]
         rows.reverse()
         return rows
 

@@ -18,7 +18,10 @@ from typing import Any
 from aico.schema.record import COLUMNS
 from aico.store.filters import LogFilter, where_sql
 
-SELECT_LIST = ", ".join(f"logs.{c}" for c in ("id", *COLUMNS))
+# The message is read as bytes: SQLite hands text to the driver as a C string, so a message holding a
+# NUL would come back cut at it (the store keeps it whole). ``whole_text`` turns it back into text.
+SELECT_LIST = ", ".join("CAST(logs.message AS BLOB) AS message" if c == "message" else f"logs.{c}"
+                        for c in ("id", *COLUMNS))
 Run = Callable[[str, list[Any]], list[dict[str, Any]]]
 Cursor = tuple[str, int] | int | None
 
@@ -55,18 +58,35 @@ def page_sql(flt: LogFilter, *, ascending: bool, by_id: bool, after: Cursor, siz
     return f"SELECT {columns} FROM {source} {where} ORDER BY {order} LIMIT ?", [*params, size]
 
 
+def whole_text(row: dict[str, Any]) -> dict[str, Any]:
+    """A row read with ``SELECT_LIST``: its message as text again, NUL characters and all."""
+    message = row.get("message")
+    if isinstance(message, bytes):
+        row["message"] = message.decode("utf-8", "replace")
+    return row
+
+
+def cursor_of(row: dict[str, Any], flt: LogFilter, *, by_id: bool = False) -> Cursor:
+    """Where a search that stopped at ``row`` goes on (``paged``'s ``start``): its id, or (time, id)."""
+    return row["id"] if by_id or flt.text_query is not None else (row["timestamp"], row["id"])
+
+
 def paged(run: Run, flt: LogFilter, *, ascending: bool = False, by_id: bool = False,
-          page: int = 1000) -> Iterator[dict[str, Any]]:
-    """The records of ``flt`` in order, ``grep`` applied here, stopping after ``flt.limit``."""
+          page: int = 1000, start: Cursor = None) -> Iterator[dict[str, Any]]:
+    """The records of ``flt`` in order, ``grep`` applied here, stopping after ``flt.limit``.
+
+    ``start`` (from ``cursor_of``) resumes after the last row a caller saw: the next page of a list.
+    """
     remaining = flt.limit
     if remaining == 0:
         return
     regex = flt.regex
-    after: Cursor = None
+    after: Cursor = start
     keyed_by_id = by_id or flt.text_query is not None
     while True:
         size = page if regex is not None or remaining is None else min(page, remaining)
-        rows = run(*page_sql(flt, ascending=ascending, by_id=by_id, after=after, size=size))
+        rows = [whole_text(row) for row in run(*page_sql(flt, ascending=ascending, by_id=by_id, after=after,
+                                                          size=size))]
         for row in rows:
             if regex is not None and not regex.search(row.get("message") or ""):
                 continue
