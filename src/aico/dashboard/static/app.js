@@ -181,11 +181,13 @@ async function runSearch() {
   state.rows = [];
   state.next = null;
   state.selected = -1;
+  state.liveCount = 0;
   $("results").textContent = "";
   $("end").textContent = "searching…";
   $("older").hidden = true;
   const params = state.params;
   const histogram = params.archives ? Promise.resolve(null) : api("histogram", without(params, "archives"));
+  histogram.catch(() => {});  // its error is the search's too: shown once, below, if the search succeeds
   try {
     const page = await api("search", params);
     if (seq !== state.searchSeq) return;
@@ -573,7 +575,13 @@ function queueLive(rec) {
 function flushLive() {
   const batch = liveBatch;
   liveBatch = [];
-  if (batch.length) appendRows(batch, true);
+  if (batch.length) showLive(batch);
+}
+
+function showLive(records) {
+  appendRows(records, true);
+  state.liveCount = (state.liveCount || 0) + records.length;
+  $("end").textContent = `${number(state.rows.length)} shown, ${number(state.liveCount)} of them from the live tail`;
 }
 
 function stopLive(clearState = true) {
@@ -606,7 +614,7 @@ function togglePause() {
   if (!state.paused) {
     const pending = state.pending;
     state.pending = [];
-    if (pending.length) appendRows(pending, true);
+    if (pending.length) showLive(pending);
     liveState("live: new records appear at the top");
   } else {
     liveState("paused");
