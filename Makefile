@@ -67,6 +67,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/bridge.py
 	$(BIN)/python bench/store_insert.py
 	$(BIN)/python bench/query.py
+	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/etl.py
 
 lint: $(DEV_STAMP)
