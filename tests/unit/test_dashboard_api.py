@@ -18,7 +18,7 @@ from aico.store import LogStore
 from aico.store.filters import LogFilter
 
 from dashboard_support import TOKEN, make_home, record, served
-from support import home_env
+from support import home_env, stamp
 
 pytestmark = pytest.mark.clock  # records are stamped relative to now; run again with the clock a year off
 
@@ -265,3 +265,13 @@ def test_the_plugin_refuses_an_open_address_without_auth(tmp_path: Path) -> None
     with pytest.raises(BackendError, match="without auth"):
         plugin.start()
     assert plugin.proc is None
+
+
+def test_the_index_counts_agree_with_the_grouped_counts(client: httpx.Client) -> None:
+    """Counts by level and time alone (index ranges, INFO by difference) equal the row-grouping path's."""
+    now, two_hours, ninety_minutes, ten_minutes = stamp(0), stamp(7200), stamp(5400), stamp(600)
+    for params in ({"since": two_hours, "until": now}, {"since": two_hours, "until": now, "level": "info..error"},
+                   {"since": ninety_minutes, "until": ten_minutes}):  # fixed times: both calls see the same bars
+        fast = get(client, "histogram", **params)
+        grouped = get(client, "histogram", function="handle", **params)  # every record's function: the other path
+        assert fast["buckets"] == grouped["buckets"] and fast["total"] == grouped["total"] > 0

@@ -135,16 +135,16 @@ def histogram(store: LogStore, flt: LogFilter, *, now: datetime | None = None) -
     counts: dict[str, dict[str, int]] = {}
     partial = False
     groups: list[tuple[str, str, int]]
-    if flt.regex is None:
-        # Every level named: the (level, timestamp) index then holds all the query reads (a covering
-        # range scan per level) instead of a lookup in the table for each row of the time range.
-        conds, params = where_sql(ranged if flt.levels else replace(ranged, levels=tuple(LEVELS)))
+    first = _bucket_start(parse_utc(since), width)
+    if set(flt.conditions()) <= {"levels", "since", "until"}:
+        groups = _index_counts(store, ranged, first, width)
+    elif flt.regex is None:
+        conds, params = where_sql(ranged)
         sql = (f"SELECT substr(timestamp, 1, {length}) AS k, level, count(*) AS n FROM logs "
                f"WHERE {' AND '.join(conds)} GROUP BY k, level")
         groups = [(row["k"], row["level"], row["n"]) for row in store.iter_rows(sql, params)]
     else:
         groups, partial = _grep_groups(store, ranged, length)
-    first = _bucket_start(parse_utc(since), width)
     for key, level, n in groups:
         start = _bucket_start(_prefix_time(key), width)
         slot = counts.setdefault(format_utc(start), dict.fromkeys(LEVELS, 0))
@@ -161,9 +161,53 @@ def histogram(store: LogStore, flt: LogFilter, *, now: datetime | None = None) -
             "total": total, "partial": partial}
 
 
+def _index_counts(store: LogStore, flt: LogFilter, first: datetime, width: int) -> list[tuple[str, str, int]]:
+    """Counts by level and time alone: one index range count per bucket and level, in one statement.
+
+    Counting a range of the (level, timestamp) index steps over its entries in C, with no table
+    row read and no value computed per row: on a million records about a tenth of the time of
+    grouping by a timestamp prefix (bench/dashboard.py).
+    """
+    assert flt.since is not None and flt.until is not None
+    edges: list[tuple[str, str]] = []
+    moment = first
+    end = parse_utc(flt.until)
+    while moment < end:
+        upper = moment + timedelta(seconds=width)
+        edges.append((format_utc(max(moment, parse_utc(flt.since))), format_utc(min(upper, end))))
+        moment = upper
+    levels = list(flt.levels or LEVELS)
+    # Every level wanted: the bucket's total comes from the timestamp index (one entry a record,
+    # the cheapest count) and the usual level (INFO) is what the others leave of it; the rarer
+    # levels are counted in the (level, timestamp) index. One statement: one snapshot, exact sums.
+    remainder = "INFO" if len(levels) == len(LEVELS) else None
+    counted = [lvl for lvl in levels if lvl != remainder]
+    by_level = ("SELECT b.lo AS k, l.level AS level, (SELECT count(*) FROM logs WHERE logs.level = l.level "
+                "AND logs.timestamp >= b.lo AND logs.timestamp < b.hi) AS n FROM b, l")
+    total = ("SELECT b.lo AS k, '*' AS level, (SELECT count(*) FROM logs WHERE logs.timestamp >= b.lo "
+             "AND logs.timestamp < b.hi) AS n FROM b")
+    sql = ("WITH b(lo, hi) AS (SELECT value->>0, value->>1 FROM json_each(?)), "
+           f"l(level) AS (SELECT value FROM json_each(?)) {by_level}" + (f" UNION ALL {total}" if remainder else ""))
+    out: list[tuple[str, str, int]] = []
+    rest: dict[str, int] = {}
+    for row in store.iter_rows(sql, [orjson.dumps(edges).decode(), orjson.dumps(counted).decode()]):
+        n = int(row["n"])
+        if row["level"] == "*":
+            rest[row["k"]] = rest.get(row["k"], 0) + n
+        else:
+            rest[row["k"]] = rest.get(row["k"], 0) - n
+            if n:
+                out.append((row["k"], row["level"], n))
+    if remainder:
+        out.extend((k, remainder, n) for k, n in rest.items() if n)
+    return out
+
+
 def _prefix_time(key: str) -> datetime:
     """The moment a timestamp prefix (``2026-11-21``, ``...T04``, ``...T04:05``, ``...T04:05:06``) starts."""
-    padded = key + "T00:00:00"[len(key) - 10:] if len(key) < 19 else key
+    if len(key) >= 19:  # a full timestamp (from _index_counts) or a second
+        return parse_utc(key) if key.endswith("Z") else datetime.fromisoformat(key[:19]).replace(tzinfo=UTC)
+    padded = key + "T00:00:00"[len(key) - 10:]
     return datetime.fromisoformat(padded).replace(tzinfo=UTC)
 
 
