@@ -243,7 +243,8 @@ async function loadOlder() {
 function row(rec, fresh) {
   const li = h("li", { class: `lvl-${LEVELS.includes(rec.level) ? rec.level : "INFO"}${fresh ? " fresh" : ""}`,
     "data-id": rec.id, tabindex: -1, role: "option" },
-  h("span", { class: "time mono", title: `${rec.timestamp} (UTC)`, text: showTime(rec.timestamp) }),
+  h("span", { class: "time mono", title: `${rec.timestamp} (UTC)` },
+    h("span", { class: "day", text: showTime(rec.timestamp).slice(0, 11) }), showTime(rec.timestamp).slice(11)),
   h("span", { class: "lvl", text: rec.level }),
   h("span", { class: "where", text: `${rec.subsystem}/${rec.module}${rec.function ? ":" + rec.function : ""}` }),
   h("span", { class: "msg", text: rec.message }),
