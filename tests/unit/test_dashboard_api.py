@@ -114,7 +114,9 @@ def test_search_pages_through_everything_newest_first(client: httpx.Client, home
             break
     with LogStore.open(home) as store:
         expected = [r["id"] for r in store.search(LogFilter())]
+        top = store.max_id()
     assert seen == expected and len(seen) == 307
+    assert get(client, "search", limit=1)["tail_after"] == top  # where a live tail of this view goes on
 
 
 @pytest.mark.parametrize("params", [

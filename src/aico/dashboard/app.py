@@ -147,13 +147,17 @@ def search(request: Request) -> dict[str, Any]:
         return {**_search_archives(request, flt, limit, p.get("cursor")), "archives": True,
                 "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}
     start = decode_cursor(p.get("cursor"), flt)
+    top = None
     with _pool(request).store() as store:
+        if start is None:  # a first page ends at the newest id now: a live tail goes on from there
+            top = store.max_id()
+            flt = replace(flt, upto_id=top)
         rows = list(store.search(replace(flt, limit=limit + 1), page=limit + 1, start=start))
     more = len(rows) > limit
     rows = rows[:limit]
     return {"records": [readers.record_json(r) for r in rows],
             "next": encode_cursor(cursor_of(rows[-1], flt)) if more else None, "archives": False,
-            "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}
+            "tail_after": top, "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
 def _search_archives(request: Request, flt: LogFilter, limit: int, cursor: str | None) -> dict[str, Any]:

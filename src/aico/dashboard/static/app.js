@@ -191,6 +191,7 @@ async function runSearch() {
   try {
     const page = await api("search", params);
     if (seq !== state.searchSeq) return;
+    state.lastId = page.tail_after;  // a live tail goes on after what this search saw: no gap, no repeat
     appendRows(page.records, false);
     state.next = page.next;
     footer(page);
@@ -525,9 +526,8 @@ async function showTrace(traceId, push = true) {
 }
 
 async function openTraceRecord(rec) {
-  setView("logs");
   writeUrl({ record: rec.id });
-  await openDetail(rec.id, false);
+  await route();  // the list of the current search (run now if the page opened on the trace) and the record
 }
 
 // -- live tail ---------------------------------------------------------------------------------------------
@@ -588,7 +588,7 @@ function showLive(records) {
 function stopLive(clearState = true) {
   if (state.source) { state.source.close(); state.source = null; }
   if (state.retry) { clearTimeout(state.retry); state.retry = null; }
-  if (clearState) { state.lastId = null; liveState(""); }
+  if (clearState) liveState("");
 }
 
 function liveState(text) { $("live-state").textContent = text; }
@@ -601,7 +601,6 @@ function setLive(on) {
   $("pause").textContent = "Pause";
   if (on) {
     if (state.params.archives) { liveState("live tail follows the live store, not the archives"); return; }
-    state.lastId = null;
     startLive();
   } else {
     stopLive();
