@@ -277,3 +277,16 @@ def test_the_index_counts_agree_with_the_grouped_counts(client: httpx.Client) ->
         fast = get(client, "histogram", **params)
         grouped = get(client, "histogram", function="handle", **params)  # every record's function: the other path
         assert fast["buckets"] == grouped["buckets"] and fast["total"] == grouped["total"] > 0
+
+
+def test_an_unforeseen_failure_is_a_json_500(client: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in a reader gives a 500 with a message the page shows, and the server keeps answering."""
+    from aico.dashboard import readers
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(readers, "histogram", broken)
+    r = client.get("/api/v1/histogram", headers=AUTH)
+    assert r.status_code == 500 and r.json()["error"] == "internal error: RuntimeError: boom"
+    assert client.get("/api/v1/status", headers=AUTH).status_code == 200

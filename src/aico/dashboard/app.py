@@ -18,6 +18,7 @@ as query parameters (``query.py``); a bad one is a 400 naming the field.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -68,7 +69,7 @@ def create_app(settings: Settings, token: str) -> FastAPI:
 
 
 class _Guard(BaseHTTPMiddleware):
-    """The Host check (DNS rebinding) and the security headers, on every answer."""
+    """The Host check (DNS rebinding), the security headers on every answer, a JSON 500 for a bug."""
 
     def __init__(self, app: Any, bind_host: str) -> None:
         super().__init__(app)
@@ -77,7 +78,10 @@ class _Guard(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if not host_allowed(request.headers.get("host"), self.bind_host):
             return JSONResponse({"error": "this dashboard answers to loopback host names only"}, status_code=421)
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # not one of ours (those have their handler): still an answer
+            response = _unexpected(request, exc)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
@@ -89,6 +93,13 @@ def _aico_error(request: Request, exc: AicoError) -> JSONResponse:
         body["field"] = exc.field
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else {}
     return JSONResponse(body, status_code=exc.http_status, headers=headers)
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug or a failure nobody foresaw: still an answer the page can show, never a blank page."""
+    print(f"[aico dashboard] {request.url.path}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+    return JSONResponse({"error": f"internal error: {type(exc).__name__}: {exc}", "type": "InternalError"},
+                        status_code=500)
 
 
 def authorized(request: Request) -> None:
