@@ -1,0 +1,28 @@
+"""``aico dashboard``: the login link, the plain address, the token file, opening a browser."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from support import run_aico
+
+
+def test_url_token_and_open(env: dict[str, str], tmp_path: Path) -> None:
+    """url prints the address with the token after '#'; --plain without; the token file is 0600; open runs $BROWSER."""
+    port = env["AICO_CORE__DASHBOARD__PORT"]
+    token = run_aico(env, "dashboard", "token").stdout.strip()
+    assert len(token) >= 40
+    path = Path(run_aico(env, "dashboard", "token", "--path").stdout.strip())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text().strip() == token
+    assert run_aico(env, "dashboard", "url").stdout.strip() == f"http://127.0.0.1:{port}/#token={token}"
+    assert run_aico(env, "dashboard", "url", "--plain").stdout.strip() == f"http://127.0.0.1:{port}/"
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    browser.chmod(0o700)
+    done = run_aico({**env, "BROWSER": str(browser)}, "dashboard", "open")
+    assert done.returncode == 0, done.stderr
+    assert opened.read_text().strip() == f"http://127.0.0.1:{port}/#token={token}"
+    refused = run_aico({**env, "BROWSER": "false"}, "dashboard", "open")
+    assert refused.returncode == 1 and f"#token={token}" in refused.stderr
