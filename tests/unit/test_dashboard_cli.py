@@ -9,11 +9,11 @@ from support import run_aico
 
 
 def test_url_token_and_open(env: dict[str, str], tmp_path: Path) -> None:
-    """url prints the address with the token after '#'; --plain without; the token file is 0600; open runs $BROWSER."""
+    """url prints the link (token after #), --plain the address; keys/dashboard.token is 0600; open runs $BROWSER."""
     port = env["AICO_CORE__DASHBOARD__PORT"]
     token = run_aico(env, "dashboard", "token").stdout.strip()
     assert len(token) >= 40
-    path = Path(run_aico(env, "dashboard", "token", "--path").stdout.strip())
+    path = Path(env["AICO_HOME"]) / "keys" / "dashboard.token"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text().strip() == token
     assert run_aico(env, "dashboard", "url").stdout.strip() == f"http://127.0.0.1:{port}/#token={token}"
     assert run_aico(env, "dashboard", "url", "--plain").stdout.strip() == f"http://127.0.0.1:{port}/"

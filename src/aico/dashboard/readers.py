@@ -139,9 +139,14 @@ def histogram(store: LogStore, flt: LogFilter, *, now: datetime | None = None) -
     if set(flt.conditions()) <= {"levels", "since", "until"}:
         groups = _index_counts(store, ranged, first, width)
     elif flt.regex is None:
-        conds, params = where_sql(ranged)
-        sql = (f"SELECT substr(timestamp, 1, {length}) AS k, level, count(*) AS n FROM logs "
-               f"WHERE {' AND '.join(conds)} GROUP BY k, level")
+        conds, params = where_sql(ranged, text=False)
+        source = "logs"
+        if ranged.text_query is not None:  # driven by the index's matches, not by the time range's rows
+            source = "logs_fts CROSS JOIN logs ON logs.id = logs_fts.rowid"
+            conds.insert(0, "logs_fts MATCH ?")
+            params.insert(0, ranged.text_query.to_fts5())
+        sql = (f"SELECT substr(logs.timestamp, 1, {length}) AS k, logs.level AS level, count(*) AS n "
+               f"FROM {source} WHERE {' AND '.join(conds)} GROUP BY k, logs.level")
         groups = [(row["k"], row["level"], row["n"]) for row in store.iter_rows(sql, params)]
     else:
         groups, partial = _grep_groups(store, ranged, length)
