@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from aico.config import load_settings
+from aico.store import LogStore
+
 from support import Backend, run_aico, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -180,8 +183,13 @@ def test_the_dashboard_end_to_end(env: dict[str, str], browser: Any, shots: Path
         wait_until(lambda: rows(page)[:1] == ["after the restart"], timeout=15, message="the tail after a restart")
         page.screenshot(path=str(shots / "dashboard-live.png"))
 
+        with LogStore.open(load_settings(env=env), writer=True) as store:  # as the collector keeps a bad payload
+            store.insert_rejects([(b"logs.web.x", b"<script>window.__xss=2</script>\xff", "not a LogEntry nor JSON")])
         page.click("#tab-rejects")
-        wait_until(lambda: "Rejected payloads" in page.inner_text("#view-rejects"), timeout=10, message="rejects")
+        wait_until(lambda: "Rejected payloads (1)" in page.inner_text("#view-rejects"), timeout=10, message="rejects")
+        assert "not a LogEntry nor JSON" in page.inner_text("#view-rejects")
+        assert "<script>window.__xss=2</script>\\xff" in page.inner_text("#view-rejects td.payload")
+        assert page.evaluate("window.__xss") is None
         page.screenshot(path=str(shots / "dashboard-rejects.png"))
 
         narrow = browser.new_page(viewport={"width": 420, "height": 800})
