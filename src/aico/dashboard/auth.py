@@ -18,9 +18,9 @@ import hmac
 import secrets
 from pathlib import Path
 
+from aico.bridge.auth import token_in
 from aico.config.settings import LOOPBACK_HOSTS, Settings
 from aico.errors import UnauthorizedError
-from aico.store.keys import write_secret_file
 
 TOKEN_FILE = "dashboard.token"
 COOKIE = "aico_dashboard"
@@ -32,18 +32,7 @@ def token_path(settings: Settings) -> Path:
 
 def load_token(settings: Settings) -> str:
     """The token in ``keys/dashboard.token``, made there first if missing."""
-    path = token_path(settings)
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        text = ""
-    if text:
-        return text
-    try:
-        write_secret_file(path, secrets.token_urlsafe(32))
-    except FileExistsError:
-        pass  # another process made it a moment ago: read theirs
-    return path.read_text(encoding="utf-8").strip()
+    return token_in(token_path(settings))
 
 
 class Gate:

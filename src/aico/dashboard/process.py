@@ -9,18 +9,15 @@ the settings as one JSON line on stdin, then end of file means stop; on stdout
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 from typing import Any
 
-from aico.bridge.process import say, stdin_closed
+from aico.bridge.process import serve
 from aico.bridge.server import BridgeServer
 from aico.config.settings import Settings
 from aico.dashboard import tail
 from aico.dashboard.app import create_app
 from aico.dashboard.auth import load_token
-from aico.errors import AicoError
 
 
 class Dashboard:
@@ -48,31 +45,7 @@ class Dashboard:
 
 
 def main() -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    out = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    dashboard = Dashboard(Settings.model_validate_json(sys.stdin.buffer.readline()))
-    try:
-        dashboard.start()
-    except Exception as exc:
-        dashboard.stop()
-        say(out, {"error": str(exc) if isinstance(exc, AicoError) else f"{type(exc).__name__}: {exc}"})
-        return 3
-    assert dashboard.server is not None
-    say(out, {"ready": {"port": dashboard.server.port}})
-    interval = dashboard.settings.core.backend.status_interval_ms / 1000
-    while True:
-        status = dashboard.status()
-        say(out, {"status": status})
-        if status["state"] != "running":
-            print("[aico dashboard] the server stopped: exiting", file=sys.stderr, flush=True)
-            dashboard.stop()
-            return 4
-        if stdin_closed(interval):
-            break
-    dashboard.stop()
-    say(out, {"status": {**dashboard.status(), "state": "stopped"}})
-    return 0
+    return serve(Dashboard, "dashboard")
 
 
 if __name__ == "__main__":
