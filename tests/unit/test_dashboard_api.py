@@ -290,3 +290,30 @@ def test_an_unforeseen_failure_is_a_json_500(client: httpx.Client, monkeypatch: 
     r = client.get("/api/v1/histogram", headers=AUTH)
     assert r.status_code == 500 and r.json()["error"] == "internal error: RuntimeError: boom"
     assert client.get("/api/v1/status", headers=AUTH).status_code == 200
+
+
+def test_archived_days_are_searched_page_by_page(tmp_path: Path) -> None:
+    """archives=1 searches the archive files with the same filters, newest first, paged with the cursor."""
+    from datetime import UTC, datetime
+
+    from aico.retention.job import RetentionJob
+    from aico.retention.search import search_archives
+
+    from retention_support import seed_days
+
+    settings = make_home(tmp_path / "home", [])
+    seed_days(settings, datetime.now(UTC), 10, 12)  # days 8 to 10 ago go to the archives
+    RetentionJob(settings, disk_free=lambda _: 10**12).run()
+    expected = [r["id"] for r in reversed(search_archives(settings, LogFilter(levels=("ERROR",)), None))]
+    assert len(expected) == 12  # 3 archived days, 4 errors each
+    with served(settings) as url, httpx.Client(base_url=url, headers=AUTH, timeout=30) as c:
+        got, cursor = [], None
+        while True:
+            r = c.get("/api/v1/search", params={"archives": "1", "level": "error", "limit": "5",
+                                                **({"cursor": cursor} if cursor else {})})
+            assert r.status_code == 200 and r.json()["archives"] is True
+            got += [rec["id"] for rec in r.json()["records"]]
+            if not (cursor := r.json()["next"]):
+                break
+        assert got == expected
+        assert c.get("/api/v1/search", params={"archives": "1", "cursor": "nope"}).json()["field"] == "cursor"
