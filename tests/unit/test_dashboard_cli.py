@@ -23,6 +23,8 @@ def test_url_token_and_open(env: dict[str, str], tmp_path: Path) -> None:
     browser.chmod(0o700)
     done = run_aico({**env, "BROWSER": str(browser)}, "dashboard", "open")
     assert done.returncode == 0, done.stderr
-    assert opened.read_text().strip() == f"http://127.0.0.1:{port}/#token={token}"
+    page = Path(opened.read_text().strip().removeprefix("file://"))  # the token is not on the browser's command line
+    assert stat.S_IMODE(page.stat().st_mode) == 0o600
+    assert f'url=http://127.0.0.1:{port}/#token={token}"' in page.read_text()
     refused = run_aico({**env, "BROWSER": "false"}, "dashboard", "open")
     assert refused.returncode == 1 and f"#token={token}" in refused.stderr

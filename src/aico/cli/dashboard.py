@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import webbrowser
 
 import typer
@@ -10,6 +11,7 @@ from aico.backend.status import read_status
 from aico.cli.common import console, settings
 from aico.config.settings import Settings
 from aico.dashboard.auth import load_token, token_path
+from aico.store.keys import write_secret_file
 
 app = typer.Typer(help="The log dashboard in the browser (search, histogram, traces, live tail).",
                   no_args_is_help=True)
@@ -44,13 +46,24 @@ def url(
     console().file.write(f"{address(s) if plain else login_link(s)}\n")
 
 
+def launcher(s: Settings, link: str) -> str:
+    """A page (mode 0600, in the run folder) that sends the browser on to ``link``: a browser's command
+    line is readable by every user of the machine, so the token never goes on it (as Jupyter does)."""
+    path = s.run_dir / "dashboard-open.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    target = html.escape(link, quote=True)
+    write_secret_file(path, f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={target}">'
+                            f'<title>aico logs</title><p><a href="{target}">Open the aico log dashboard</a></p>\n')
+    return path.as_uri()
+
+
 @app.command("open")
-def open_(
-) -> None:
+def open_() -> None:
     """Open the dashboard in your web browser, logged in."""
     s = settings()
     link = login_link(s)
-    if not webbrowser.open(link):
+    if not webbrowser.open(launcher(s, link) if s.core.dashboard.auth else link):
         console(stderr=True).print(f"no browser could be started here; open this link yourself:\n{link}",
                                    markup=False)
         raise typer.Exit(1)
