@@ -129,14 +129,23 @@ def test_the_dashboard_end_to_end(env: dict[str, str], browser: Any, shots: Path
 
         page.goto(f"{base}?level=warning&since=1h")
         wait_until(lambda: len(rows(page)) == 12, timeout=15, message="WARNING and above of the last hour")
-        wait_until(lambda: "12 matching records" in page.inner_text("#summary"), timeout=15, message="the histogram")
+        wait_until(lambda: "12 matching records" in page.inner_text("#summary")
+                   and page.evaluate("document.body.dataset.busy === '0'"), timeout=15,
+                   message="the histogram")
+        page.locator("#histogram").scroll_into_view_if_needed()
         box = page.locator("#histogram").bounding_box()
-        page.mouse.move(box["x"] + box["width"] * 0.02, box["y"] + 50)
+        page.mouse.move(box["x"] + box["width"] * 0.02, box["y"] + box["height"] / 2)
         page.mouse.down()
-        page.mouse.move(box["x"] + box["width"] * 0.99, box["y"] + 50, steps=5)
+        page.mouse.move(box["x"] + box["width"] * 0.99, box["y"] + box["height"] / 2, steps=5)
         page.mouse.up()
-        wait_until(lambda: "until=" in page.url and page.input_value("#f-until").endswith("Z"), timeout=10,
-                   message="the dragged range in the search and the URL")
+        try:
+            wait_until(lambda: "until=" in page.url and page.input_value("#f-until").endswith("Z"), timeout=10,
+                       message=f"the dragged range in the search and the URL (histogram {box}, page errors {errors})")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {page.url} {page.input_value('#f-since')!r} {page.input_value('#f-until')!r} "
+                                 + page.evaluate("JSON.stringify([state.histogram && state.histogram.since, "
+                                                 "state.histogram && state.histogram.until, state.view, "
+                                                 "document.body.dataset.busy, document.activeElement.id])")) from None
         wait_until(lambda: len(rows(page)) == 12, timeout=15, message="the records in the dragged range")
 
         page.focus("#results")

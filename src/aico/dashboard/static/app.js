@@ -91,11 +91,17 @@ class ApiError extends Error {
   constructor(status, body) { super(body.error || `HTTP ${status}`); this.status = status; this.field = body.field; }
 }
 
+let inFlight = 0;  // requests not yet answered, as <body data-busy>: tests (and styles) can wait for a settled page
 async function api(path, params = {}) {
   const qs = new URLSearchParams(Object.entries(params).filter(([, v]) => v != null && v !== ""));
-  const res = await fetch(`/api/v1/${path}${qs.size ? "?" + qs : ""}`, { credentials: "same-origin", cache: "no-store" });
-  let body = {};
-  try { body = await res.json(); } catch { body = { error: `HTTP ${res.status} (not JSON)` }; }
+  document.body.dataset.busy = String(++inFlight);
+  let res, body = {};
+  try {
+    res = await fetch(`/api/v1/${path}${qs.size ? "?" + qs : ""}`, { credentials: "same-origin", cache: "no-store" });
+    try { body = await res.json(); } catch { body = { error: `HTTP ${res.status} (not JSON)` }; }
+  } finally {
+    document.body.dataset.busy = String(--inFlight);
+  }
   if (res.status === 401) showLogin();
   if (!res.ok) throw new ApiError(res.status, body);
   return body;
