@@ -65,6 +65,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retention.py
 	$(BIN)/python bench/bridge.py
+	$(BIN)/python bench/otlp.py
 	$(BIN)/python bench/store_insert.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/dashboard.py

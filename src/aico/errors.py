@@ -13,6 +13,8 @@
         +-- UnauthorizedError      no or a wrong bearer token (401)
         +-- PayloadTooLargeError   a body, batch or message past its configured limit (413)
         +-- OverloadedError        the producer's bounds are reached: send again later (429)
+        +-- UnsupportedMediaError  a body in a content type the route does not take (415)
+    +-- ExportError                the OTLP exporter cannot reach or is refused by its endpoint
 
 Each carries ``exit_code`` (for the CLI) and ``http_status`` (for the bridge), mapped in
 one place by each of them.
@@ -103,3 +105,13 @@ class OverloadedError(BridgeError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(message)
+
+
+class UnsupportedMediaError(BridgeError):
+    """A body in a content type the route does not take."""
+    http_status = 415
+
+
+class ExportError(AicoError):
+    """The OTLP exporter's endpoint is unreachable or refuses a batch."""
+    http_status = 502

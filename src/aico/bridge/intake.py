@@ -46,6 +46,7 @@ class Counters:
         self.rejected = 0
         self.overloaded = 0
         self.refused = 0  # whole requests refused: auth, limits, malformed bodies
+        self.otlp_requests = 0  # OTLP exports taken (POST /v1/logs); their records count in accepted/rejected
 
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))

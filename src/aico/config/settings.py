@@ -155,6 +155,28 @@ class Analytics(_Section):
     memory_limit: str
 
 
+class Tls(_Section):
+    ca_file: str | None
+    cert_file: str | None
+    key_file: str | None
+    insecure_skip_verify: bool
+
+
+class OtlpExport(_Section):
+    endpoint: str | None = Field(pattern=r"^https?://")
+    headers: dict[str, str]
+    batch_size: int = Field(ge=1, le=100000)
+    interval_s: float = Field(gt=0)
+    timeout_s: float = Field(gt=0)
+    compression: Literal["gzip", "none"]
+    min_backoff_s: float = Field(gt=0)
+    max_backoff_s: float = Field(gt=0)
+    scrub: bool
+    start_at: Literal["beginning", "end"]
+    watermark: str
+    tls: Tls
+
+
 class Core(_Section):
     message_bus: MessageBus
     logging: Logging
@@ -164,6 +186,7 @@ class Core(_Section):
     dashboard: Dashboard
     privacy: Privacy
     analytics: Analytics
+    otlp_export: OtlpExport
 
 
 class Settings(_Section):
