@@ -73,6 +73,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/otlp.py
 	$(BIN)/python bench/store_insert.py
 	$(BIN)/python bench/query.py
+	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/etl.py
 	$(BIN)/python bench/privacy.py
 

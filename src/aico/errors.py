@@ -7,7 +7,7 @@
     +-- StoreError                 libSQL failures, translated at the store boundary
     |   +-- EncryptionKeyError     wrong or missing database key
     |   +-- ReadOnlyQueryError     a query that would write, where only reads are allowed
-    +-- QueryError                 a bad filter, time expression or query from a reader
+    +-- QueryError                 a bad filter, time expression or query from a reader (400, field named)
     +-- BackendError               the backend container or a plugin failed to start/stop
     +-- BridgeError                a request the frontend bridge refuses as a whole
         +-- UnauthorizedError      no or a wrong bearer token (401)
@@ -74,8 +74,14 @@ class ReadOnlyQueryError(StoreError):
 
 
 class QueryError(AicoError):
+    """``field`` names the query parameter at fault, where the reader is an API (the dashboard's)."""
+
     exit_code = 2
     http_status = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
 
 
 class BackendError(AicoError):

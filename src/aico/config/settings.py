@@ -116,6 +116,29 @@ class Bridge(_Section):
     keep_alive_s: float = Field(gt=0)
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class Dashboard(_Section):
+    host: str
+    port: int = Field(ge=0, le=65535)
+    auth: bool
+    page_size: int = Field(ge=1, le=10000)
+    max_page_size: int = Field(ge=1, le=10000)
+    tail_interval_ms: int = Field(ge=20)
+    status_interval_ms: int = Field(ge=100)
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
+
+    @model_validator(mode="after")
+    def _pages(self) -> Dashboard:
+        if self.page_size > self.max_page_size:
+            raise ValueError(f"page_size ({self.page_size}) cannot exceed max_page_size ({self.max_page_size})")
+        return self
+
+
 class Privacy(_Section):
     rules: list[str]
     secret_names: list[str]
@@ -175,6 +198,7 @@ class Core(_Section):
     security: Security
     backend: Backend
     bridge: Bridge
+    dashboard: Dashboard
     privacy: Privacy
     analytics: Analytics
     otlp_export: OtlpExport
