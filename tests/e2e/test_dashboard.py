@@ -19,6 +19,7 @@ import pytest
 
 from aico.config import load_settings
 from aico.store import LogStore
+from aico.store.repository import Reject
 
 from support import Backend, run_aico, wait_until
 
@@ -193,7 +194,8 @@ def test_the_dashboard_end_to_end(env: dict[str, str], browser: Any, shots: Path
         page.screenshot(path=str(shots / "dashboard-live.png"))
 
         with LogStore.open(load_settings(env=env), writer=True) as store:  # as the collector keeps a bad payload
-            store.insert_rejects([(b"logs.web.x", b"<script>window.__xss=2</script>\xff", "not a LogEntry nor JSON")])
+            bad = b"<script>window.__xss=2</script>\xff"
+            store.insert_rejects([Reject.of(b"logs.web.x", bad, "not a LogEntry nor JSON", keep_bytes=1024)])
         page.click("#tab-rejects")
         wait_until(lambda: "Rejected payloads (1)" in page.inner_text("#view-rejects"), timeout=10, message="rejects")
         assert "not a LogEntry nor JSON" in page.inner_text("#view-rejects")

@@ -16,6 +16,7 @@ from aico.dashboard.plugin import LogDashboardPlugin
 from aico.errors import BackendError
 from aico.store import LogStore
 from aico.store.filters import LogFilter
+from aico.store.repository import Reject
 
 from dashboard_support import TOKEN, make_home, record, served
 from support import home_env, stamp
@@ -43,7 +44,8 @@ def corpus() -> list[dict[str, Any]]:
 def home(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = make_home(tmp_path_factory.mktemp("dash") / "home", corpus())
     with LogStore.open(settings, writer=True) as store:
-        store.insert_rejects([(b"logs.x.y", b"\xff\x00not json", "not a LogEntry protobuf nor JSON")])
+        store.insert_rejects([Reject.of(b"logs.x.y", b"\xff\x00not json", "not a LogEntry protobuf nor JSON",
+                                         keep_bytes=1024)])
     return settings
 
 

@@ -276,10 +276,11 @@ def store_size(path: Path) -> int:
 
 
 def rejects(store: LogStore, *, limit: int, before: int | None) -> dict[str, Any]:
-    """Bad payloads with their reason, newest first; the payload as text (bytes not UTF-8 escaped)."""
+    """Bad payloads with their reason, newest first: the first bytes kept (as text, bytes not UTF-8 escaped),
+    the whole payload's size and SHA-256."""
     where, params = ("WHERE id < ?", [before]) if before is not None else ("", [])
     rows = list(store.iter_rows(
-        f"SELECT id, received_at, topic, payload, reason FROM rejects {where} ORDER BY id DESC LIMIT ?",
+        f"SELECT id, received_at, topic, payload, reason, size, sha256 FROM rejects {where} ORDER BY id DESC LIMIT ?",
         [*params, limit + 1]))
     more = len(rows) > limit
     out = []
@@ -288,7 +289,8 @@ def rejects(store: LogStore, *, limit: int, before: int | None) -> dict[str, Any
         if isinstance(payload, bytes | bytearray | memoryview):
             raw = bytes(payload)
             text = raw.decode("utf-8", "backslashreplace")
-            row = {**row, "payload": text, "payload_bytes": len(raw)}
+            size = int(row["size"]) if row.get("size") is not None else len(raw)
+            row = {**row, "payload": text, "payload_bytes": size, "truncated": size > len(raw)}
         out.append(row)
     return {"rejects": out, "next": out[-1]["id"] if more and out else None,
             "total": int(next(store.iter_rows("SELECT count(*) AS n FROM rejects"))["n"])}

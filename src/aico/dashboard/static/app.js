@@ -677,7 +677,9 @@ async function showRejects(before = null) {
   const body = $("rejects-body");
   for (const r of data.rejects) {
     const payload = h("td", { class: "payload mono" });
-    putText(payload, r.payload && r.payload.length > 2000 ? r.payload.slice(0, 2000) + ` … (${number(r.payload_bytes ?? r.payload.length)} bytes)` : r.payload);
+    const whole = number(r.payload_bytes ?? (r.payload || "").length);
+    putText(payload, r.payload && r.payload.length > 2000 ? r.payload.slice(0, 2000) + ` … (${whole} bytes)`
+      : r.truncated ? `${r.payload} … (the first bytes of ${whole}; SHA-256 ${r.sha256})` : r.payload);
     body.append(h("tr", {}, h("td", { text: r.id }), h("td", { class: "mono", text: showTime(r.received_at) }),
       h("td", { class: "mono", text: r.topic ?? "" }), h("td", { class: "reason", text: r.reason }), payload));
   }
