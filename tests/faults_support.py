@@ -52,13 +52,13 @@ class Tmpfs:
     def fill(self) -> Path:
         """Take every free byte with a ballast file (its removal frees the disk)."""
         ballast = self.path / "ballast"
-        with ballast.open("ab") as fh:
-            try:
+        try:
+            with ballast.open("ab") as fh:
                 while True:
-                    fh.write(b"\0" * 65536)
+                    fh.write(b"\0" * 4096)
                     fh.flush()
-            except OSError:
-                pass
+        except OSError:
+            pass
         return ballast
 
     def free(self) -> int:

@@ -51,21 +51,19 @@ def no_traceback(*texts: str) -> None:
         assert "Traceback" not in text, text
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-def test_store_disk_fails_mid_stream(env: dict[str, str], tmp_path: Path, fault: str) -> None:
-    """The store's disk full or read-only mid-stream: the writer holds on, and once mended every record is stored once."""
+def test_store_disk_full_mid_stream(env: dict[str, str], tmp_path: Path) -> None:
+    """The store's disk full mid-stream: the backend stays up, and once space returns every record is stored once."""
     with tmpfs(tmp_path / "store", 24 * 1024) as fs:
         env["AICO_CORE__LOGGING__PATHS__DATABASE"] = str(fs.path / "aico.db")
         backend = Backend(env, *BUS_ONLY).start()
         app = App(env, "--records", "6000", "--rate", "1500", "--flush", "180", "--name", "disk-app")
         try:
             wait_until(lambda: count(env) >= 1000, timeout=60, message="1,000 stored before the fault")
-            ballast = break_disk(fs, fault)
+            ballast = fs.fill()
             wait_until(lambda: consumer(env).get("store_errors", 0) > 0, timeout=60, message="a failed commit")
-            held = count(env)
-            assert held < 6000
+            assert count(env) < 6000
             assert backend.proc is not None and backend.proc.poll() is None, "the backend stays up"
-            mend_disk(fs, ballast)
+            ballast.unlink()
             done = app.wait_for("flushed", timeout=240)
             assert done["flushed"] is True, done
             assert indexes(env) == list(range(6000))
@@ -76,31 +74,83 @@ def test_store_disk_fails_mid_stream(env: dict[str, str], tmp_path: Path, fault:
     no_traceback(backend.output())
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-def test_spool_disk_fails_then_recovers(env: dict[str, str], tmp_path: Path, fault: str) -> None:
-    """The producer's spool disk full or read-only: logging never raises, and what it kept is stored once later."""
-    with tmpfs(tmp_path / "spool", 2 * 1024) as fs:
-        env["AICO_CORE__LOGGING__PATHS__SPOOL"] = str(fs.path)
+def test_store_disk_read_only(env: dict[str, str], tmp_path: Path) -> None:
+    """The store's disk read-only (a disk remounted after errors): a one-line error; records wait in the spool."""
+    # A mount with files open for writing cannot be remounted read-only (EBUSY), so the backend is
+    # stopped first and started again on the read-only disk, as after a reboot onto a damaged disk.
+    with tmpfs(tmp_path / "store", 24 * 1024) as fs:
+        env["AICO_CORE__LOGGING__PATHS__DATABASE"] = str(fs.path / "aico.db")
+        backend = Backend(env, *BUS_ONLY).start()
+        app = App(env, "--records", "4000", "--rate", "1000", "--flush", "180", "--name", "ro-app")
+        try:
+            wait_until(lambda: count(env) >= 500, timeout=60, message="500 stored before the fault")
+            backend.stop()
+            fs.read_only()
+            refused = run_aico(env, "backend", "start", *BUS_ONLY, timeout=60)
+            assert refused.returncode != 0
+            no_traceback(refused.stdout, refused.stderr)
+            errors = [line for line in refused.stderr.splitlines() if line.startswith("aico: error:")]
+            assert len(errors) == 1 and "aico.db" in errors[0], refused.stderr
+            fs.read_only(False)
+            backend = Backend(env, *BUS_ONLY).start()
+            done = app.wait_for("flushed", timeout=240)
+            assert done["flushed"] is True, done
+            assert indexes(env) == list(range(4000))
+        finally:
+            app.kill()
+            backend.kill()
+
+
+def spool_env(env: dict[str, str], fs: Tmpfs) -> None:
+    env.update({"AICO_CORE__LOGGING__PATHS__SPOOL": str(fs.path),
+                "AICO_CORE__LOGGING__PRODUCER__SPOOL_SEGMENT_MB": "1"})
+
+
+@pytest.mark.xfail(reason="waits on #18 finding 2: the sender thread dies on ENOSPC (fixed on branch issue-18a)",
+                   strict=False)
+def test_spool_disk_full_then_space_returns(env: dict[str, str], tmp_path: Path) -> None:
+    """The producer's spool disk fills mid-stream: logging never raises; once space returns, each record is
+    stored once or counted as dropped, and shipping resumes on its own."""
+    with tmpfs(tmp_path / "spool", 16 * 1024) as fs:
+        spool_env(env, fs)
         backend = Backend(env, *BUS_ONLY).start()
         app = App(env, "--records", "3000", "--rate", "1000", "--flush", "120", "--name", "spool-app",
                   "--progress", "0.2")
         try:
             app.wait_for("progress", until=lambda d: d["progress"]["acknowledged"] >= 500, timeout=60)
-            ballast = break_disk(fs, fault)
-            app.wait_for("progress", until=lambda d: d["progress"]["produced"] >= 2000, timeout=60)
-            mend_disk(fs, ballast)
+            ballast = fs.fill()
+            app.wait_for("progress", until=lambda d: d["progress"]["produced"] >= 1500, timeout=60)
+            ballast.unlink()
             done = app.wait_for("flushed", timeout=180)
             stats = done["stats"]
             stored = indexes(env)
             assert len(stored) == len(set(stored)), "no record stored twice"
             assert done["flushed"] is True, stats
-            # every record is stored, or counted as dropped with its reason
-            assert len(stored) + stats["dropped_total"] == 3000, stats
+            assert len(stored) + stats["dropped_total"] == 3000, stats  # stored, or counted with its reason
         finally:
             app.kill()
             backend.kill()
         assert app.proc.returncode == 0
     no_traceback(backend.output())
+
+
+@pytest.mark.xfail(reason="waits on #18 finding 3: install() raises on a read-only spool (fixed on branch issue-18a)",
+                   strict=False)
+def test_spool_disk_read_only(env: dict[str, str], tmp_path: Path) -> None:
+    """A producer starting on a read-only spool disk: install() and logging never raise, and its records ship."""
+    with tmpfs(tmp_path / "spool", 16 * 1024) as fs:
+        spool_env(env, fs)
+        (fs.path / "ro-app").mkdir()
+        fs.read_only()
+        with Backend(env, *BUS_ONLY):
+            app = App(env, "--records", "2000", "--rate", "2000", "--flush", "120", "--name", "ro-app")
+            try:
+                done = app.wait_for("flushed", timeout=180)
+                assert done["flushed"] is True, done
+                assert indexes(env) == list(range(2000))
+            finally:
+                app.kill()
+            assert app.proc.returncode == 0
 
 
 @pytest.mark.clock
