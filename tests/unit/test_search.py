@@ -170,3 +170,32 @@ def test_reclaim_drops_deleted_rows_from_the_full_text_index(store: LogStore) ->
     assert index_bytes() < full / 3
     assert store.count_matching(LogFilter(text="keep")) == 60
     assert store.count_matching(LogFilter(text="drop OR word5*")) == 0
+
+
+@pytest.mark.parametrize(("sql", "why"), [
+    ("SELECT writefile('{tmp}/leak', (SELECT group_concat(message, char(10)) FROM logs))", "writefile"),
+    ("SELECT readfile('/etc/hostname')", "readfile"),
+    ("SELECT * FROM fsdir('{tmp}')", "only the tables"),
+    ("SELECT name FROM fsdir('{tmp}') AS f JOIN logs ON 1", "only the tables"),
+    ("WITH f(x) AS (SELECT 1) SELECT \"WRITEFILE\"('{tmp}/leak', 'x') FROM f", "writefile"),
+    ("SELECT load_extension('x')", "load_extension"),
+    ("SELECT sqlite3mc_codec_data('cipher_salt')", "sqlite3mc_codec_data"),
+    ("SELECT * FROM sqlite_dbpage", "only the tables"),
+    ("SELECT * FROM pragma_function_list", "only the tables"),
+    ("SELECT * FROM schema_migrations", "only the tables"),
+    ("SELECT sha3_query('SELECT 1')", "sha3_query"),
+])
+def test_sql_allows_only_listed_functions_and_tables(store: LogStore, settings: Settings, tmp_path, sql: str,
+                                                     why: str) -> None:
+    """`aico logs sql` cannot touch files or other tables: an allow-list of functions and tables decides."""
+    store.insert_batch([rec(1, 1, "secret text")])
+    with LogStore.open(settings) as reader:
+        with pytest.raises(ReadOnlyQueryError, match=why):
+            reader.query(sql.format(tmp=tmp_path))
+        allowed = ("SELECT upper(l.message), json_extract(l.extra, '$.a'), count(*) OVER () FROM logs l "
+                   "JOIN logs_fts f ON f.rowid = l.id WHERE logs_fts MATCH 'secret' AND l.id IN "
+                   "(SELECT value FROM json_each('[1]')) AND NOT EXISTS (SELECT 1 FROM rejects)")
+        assert list(reader.query(allowed)[1]) == [("SECRET TEXT", None, 1)]
+        assert list(reader.query("SELECT highlight(logs_fts, 0, '[', ']') FROM logs_fts "
+                                 "WHERE logs_fts MATCH 'text'")[1]) == [("secret [text]",)]
+    assert not (tmp_path / "leak").exists()

@@ -6,9 +6,7 @@ import errno
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from aico.logging.spool import Spool, SpoolWriteError
+from aico.logging.spool import Spool
 
 
 def items(n: int, start: int = 0) -> list[tuple[bytes, bytes]]:
@@ -52,40 +50,56 @@ def test_records_roll_over_segments_and_read_back_in_order(tmp_path: Path) -> No
     s.close()
 
 
-def test_a_write_the_disk_refuses_is_cut_off_and_says_what_went_in(tmp_path: Path) -> None:
+def test_a_write_the_disk_refuses_is_cut_off_and_kept_in_memory_until_the_disk_is_back(tmp_path: Path) -> None:
+    """A refused write leaves no torn frame, goes on in memory, and the disk is used again once it takes writes."""
     s = spool(tmp_path, segment_bytes=1 << 20)
     first = s.append(items(3))
     assert s._out is not None
     s._out = RefusingFile(s._out, room=25)  # type: ignore[assignment]  # part of the next frame fits
-    with pytest.raises(SpoolWriteError) as refused:
-        s.append(items(4, start=3))
-    assert refused.value.written == [] and refused.value.cause.errno == errno.ENOSPC
-    assert s.next_seq == 4  # the refused records' seqs are given again: no gap
-    s._out = s._out.real  # type: ignore[attr-defined]  # room again
-    later = s.append(items(2, start=7))
-    assert [w[0] for w in later] == [4, 5]
-    assert s.read_from(1, 100) == first + later  # no torn frame in between
+    refused = s.append(items(4, start=3))
+    assert [w[0] for w in refused] == [4, 5, 6, 7] and s.next_seq == 8
+    assert s.disk_error is not None and s.disk_error.errno == errno.ENOSPC and s.disk_errors == 1
+    assert s.segments[-1].memory is not None and s.memory_size > 0
+    assert s.segments[0].path.stat().st_size == s.segments[0].size  # the torn part was cut off
+    more = s.append(items(2, start=7))  # the disk is not tried again before its backoff
+    assert s.segments[-1].memory is not None and [w[0] for w in more] == [8, 9]
+    s._disk_retry_at = 0.0  # the backoff is over, and the disk has room again
+    later = s.append(items(2, start=9))
+    assert s.segments[-1].memory is None and s.disk_error is None and s.segments[-1].path.exists()
+    assert s.read_from(1, 100) == first + refused + more + later
+    assert s.read_seqs([2, 5, 10]) == [first[1], refused[1], later[0]]
+    s.close()  # what was held in memory is written down, so the next start replays it
+    again = spool(tmp_path, segment_bytes=1 << 20)
+    assert again.read_from(1, 100) == first + refused + more + later
+    again.close()
+
+
+def test_memory_held_records_are_bounded_oldest_dropped_first(tmp_path: Path) -> None:
+    """While the disk refuses, at most memory_bytes are held; enforce_bound drops the oldest and says how many."""
+    s = Spool(tmp_path, segment_bytes=100, max_bytes=1 << 20, memory_bytes=300)
+    s._roll(1)
+    s._out = RefusingFile(s._out, room=0)  # type: ignore[assignment]
+    written = s.append(items(40))
+    assert [w[0] for w in written] == list(range(1, 41))
+    lost = s.enforce_bound()
+    assert lost > 0 and s.memory_size <= 300 and s.watermark == lost + 1
+    assert s.read_from(s.watermark, 100) == written[lost:]
     s.close()
 
 
-def test_a_batch_over_two_segments_keeps_the_first_when_the_second_is_refused(tmp_path: Path) -> None:
-    s = spool(tmp_path, segment_bytes=100)
-    batch = items(12)
-    original_roll = s._roll
+def test_a_folder_that_cannot_be_written_gives_a_memory_only_spool(tmp_path: Path) -> None:
+    """open_spool under a read-only folder (or a file in the way) falls back to memory, saying why."""
+    from aico.logging.spool import open_spool
 
-    def roll_onto_a_full_disk(first_seq: int) -> None:
-        original_roll(first_seq)
-        if first_seq > 1:
-            s._out = RefusingFile(s._out, room=0)  # type: ignore[assignment]
-
-    s._roll = roll_onto_a_full_disk  # type: ignore[method-assign]
-    with pytest.raises(SpoolWriteError) as refused:
-        s.append(batch)
-    kept = refused.value.written
-    assert kept and [w[0] for w in kept] == list(range(1, len(kept) + 1)) and len(kept) < 12
-    assert s.next_seq == len(kept) + 1
-    assert s.read_from(1, 100) == kept
+    blocker = tmp_path / "home"
+    blocker.write_text("not a folder")
+    s = open_spool(blocker, "app", segment_bytes=200, max_bytes=1 << 20, memory_bytes=1 << 16)
+    assert s.memory_only and isinstance(s.disk_error, OSError)
+    written = s.append(items(5))
+    assert s.read_from(1, 10) == written and all(g.memory is not None for g in s.segments)
+    s.advance(6)
     s.close()
+    assert blocker.read_text() == "not a folder"
 
 
 def test_a_torn_last_frame_is_cut_off_on_the_next_start(tmp_path: Path) -> None:

@@ -46,6 +46,8 @@ class Counters:
         self.rejected = 0
         self.overloaded = 0
         self.refused = 0  # whole requests refused: auth, limits, malformed bodies
+        self.errors = 0  # unexpected errors: a 500 or a WebSocket close 1011 (never a dropped connection)
+        self.disconnects = 0  # clients gone before their body was read whole
 
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))

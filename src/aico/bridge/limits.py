@@ -9,7 +9,13 @@ from starlette.requests import Request
 
 from aico.config.settings import Bridge
 from aico.errors import BridgeError, FieldError, PayloadTooLargeError, ValidationError
+from aico.schema.jsondepth import MAX_JSON_DEPTH, cut_deeper_than, too_deep
 from aico.schema.record import loads
+
+# A body holds records (one level) in a batch array (one more) in {"logs": [...]} (one more):
+# past that, a value is too deep for any record, so it is cut (``jsondepth``) before parsing, and
+# the record that held it is rejected on its own, naming the depth limit.
+BODY_DEPTH = MAX_JSON_DEPTH + 3
 
 
 def body_too_large(size: int | str, cfg: Bridge) -> PayloadTooLargeError:
@@ -54,8 +60,17 @@ def gunzip(body: bytes, cfg: Bridge) -> bytes:
 
 
 def parse_json(body: bytes | str) -> Any:
+    """The body's JSON; values nested past ``BODY_DEPTH`` are cut, so only their records are rejected."""
     try:
-        return loads(body)
+        try:
+            return loads(body, max_depth=None)
+        except ValueError as exc:  # UnicodeDecodeError included
+            # Only a body a parser refused is scanned for depth (orjson stops at 1,024 levels):
+            # bodies within that are judged record by record, cheaply, in ``normalize``.
+            if isinstance(exc, UnicodeDecodeError) or not too_deep(body, BODY_DEPTH + 1):
+                raise
+        data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+        return loads(cut_deeper_than(data, BODY_DEPTH), max_depth=None)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError([FieldError("body", f"malformed JSON: {exc}")]) from None
 

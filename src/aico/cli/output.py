@@ -3,6 +3,11 @@
 Machine formats (json, jsonl, csv, logfmt) use the schema's field names and its UTC timestamps;
 people's formats (pretty, short) show local time unless ``--utc``. Every format streams: rows
 are written as they come, so any number of them takes the memory of one.
+
+No text reaches a terminal as it was sent: a NUL byte or any other control character (but tab
+and newline) is shown escaped (``\x00``, ``\x1b``...) in pretty, short, raw and csv, and JSON
+and logfmt escape it their own way (``\u0000``), so nothing in a message can hide a part of it,
+move the cursor or recolour the screen. Nothing is read as rich markup either.
 """
 
 from __future__ import annotations
@@ -29,7 +34,24 @@ LEVEL_STYLES = {
     "CRITICAL": "bold white on red",
 }
 FIELDS = ("id", *COLUMNS)
-_LOGFMT_BARE = re.compile(r"[^\s\"=\\]+\Z")
+_LOGFMT_BARE = re.compile(r"[^\s\"=\\\x00-\x1f\x7f-\x9f]+\Z")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters (tab and newline aside) written as ``\\xNN``."""
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def shown(value: Any) -> Any:
+    """A value for a person: text made ``visible``, anything else as it is."""
+    return visible(value) if isinstance(value, str) else value
+
+
+def shown_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: shown(v) for k, v in row.items()}
 
 
 class Output(StrEnum):
@@ -94,7 +116,7 @@ def pretty_line(row: dict[str, Any], *, utc: bool = False) -> Text:
         text.append(f"  trace={row['trace_id']}", style="dim")
     err = error_of(row)
     if err:
-        text.append(f"\n    {err.get('type', 'Error')}: {err.get('message', '')}", style="red")
+        text.append(visible(f"\n    {err.get('type', 'Error')}: {err.get('message', '')}"), style="red")
     return text
 
 
@@ -136,6 +158,8 @@ class Renderer:
     def row(self, row: dict[str, Any]) -> None:
         out = self.console.file
         fmt = self.fmt
+        if fmt in (Output.pretty, Output.short, Output.raw, Output.csv):
+            row = shown_row(row)
         if fmt is Output.pretty:
             self.console.print(pretty_line(row, utc=self.utc))
         elif fmt is Output.short:

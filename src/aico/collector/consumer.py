@@ -35,7 +35,7 @@ from aico.schema import wire
 from aico.schema.acks import ack_topic, encode_ack
 from aico.schema.record import COLUMNS, Row
 from aico.schema.timestamps import now_utc, parse_utc
-from aico.store.repository import encode_rows
+from aico.store.repository import Reject, encode_rows
 
 TOPIC = b"logs."
 MAX_HELD_BATCHES = 4  # batches held (pending or at the writer) before intake pauses
@@ -53,6 +53,7 @@ class Counters:
         self.stored = 0
         self.duplicates = 0
         self.rejected = 0
+        self.rejects_pruned = 0  # the oldest rejects pruned to keep at most reject_max_rows
         self.batches = 0
         self.store_errors = 0
         self.acks_sent = 0
@@ -73,6 +74,7 @@ class LogConsumer:
         self.batch_size = cfg.consumer.batch_size
         self.batch_interval = cfg.consumer.batch_interval_ms / 1000.0
         self.max_record_bytes = cfg.max_record_bytes
+        self.reject_keep_bytes = cfg.consumer.reject_keep_bytes
         self.max_message_bytes = cfg.max_message_bytes
         self.counters = Counters()
         self._stop = threading.Event()
@@ -81,7 +83,7 @@ class LogConsumer:
         self._startup_error: BaseException | None = None
         self._pending: list[Row] = []
         self._pending_since = 0.0
-        self._rejects: list[tuple[bytes, bytes, str]] = []
+        self._rejects: list[Reject] = []
         self._at_writer: dict[bytes, tuple[str, list[Row], float]] = {}  # id -> kind, records, sent at
         self._retry: deque[list[Row]] = deque()  # record batches the writer could not store yet
         self._ids = itertools.count(1)
@@ -211,7 +213,7 @@ class LogConsumer:
 
     def _reject(self, topic: bytes, payload: bytes, reason: str) -> None:
         self.counters.rejected += 1
-        self._rejects.append((topic, payload[: self.max_record_bytes], reason))
+        self._rejects.append(Reject.of(topic, payload, reason, keep_bytes=self.reject_keep_bytes))
 
     def _dispatch(self, writer: WriterClient, stopping: bool) -> None:
         """Hand due batches to the writer, at most ``MAX_AT_WRITER`` at a time."""
@@ -258,6 +260,7 @@ class LogConsumer:
             return
         c.last_error = None
         if kind != "records":
+            c.rejects_pruned += reply.pruned
             return
         c.stored += reply.stored
         c.duplicates += reply.duplicates

@@ -24,7 +24,7 @@ import zmq
 
 from aico.config.settings import Settings
 from aico.errors import AicoError
-from aico.store.repository import LogStore
+from aico.store.repository import LogStore, Reject
 
 
 def serve(settings: Settings, endpoint: str) -> int:
@@ -60,8 +60,12 @@ def serve(settings: Settings, endpoint: str) -> int:
                         {"stored": result.stored, "duplicates": result.duplicates}).encode()])
                 elif kind == b"J":
                     it = iter(frames[2:])
-                    store.insert_rejects([(t or None, p, r.decode()) for t, p, r in zip(it, it, it, strict=True)])
-                    sock.send_multipart([b"R", batch_id, b'{"stored": 0, "duplicates": 0}'])
+                    pruned = store.insert_rejects(
+                        [Reject(t or None, p, r.decode("utf-8", "replace"), int(n), h.decode())
+                         for t, p, r, n, h in zip(it, it, it, it, it, strict=True)],
+                        max_rows=settings.core.logging.consumer.reject_max_rows)
+                    sock.send_multipart([b"R", batch_id, json.dumps(
+                        {"stored": 0, "duplicates": 0, "pruned": pruned}).encode()])
             except AicoError as exc:
                 sock.send_multipart([b"E", batch_id, str(exc).encode()])
     finally:

@@ -15,6 +15,7 @@ import zmq
 from aico.bus import sockets
 from aico.config.settings import Settings
 from aico.errors import BackendError, StoreError
+from aico.store.repository import Reject
 
 READY_TIMEOUT_S = 60
 
@@ -25,6 +26,7 @@ class WriterReply:
     stored: int = 0
     duplicates: int = 0
     error: str | None = None
+    pruned: int = 0
 
 
 class WriterClient:
@@ -73,10 +75,10 @@ class WriterClient:
     def send_rows(self, batch_id: bytes, rows_json: bytes, count: int) -> None:
         self.sock.send_multipart([b"B", batch_id, rows_json, str(count).encode()])
 
-    def send_rejects(self, batch_id: bytes, rejects: list[tuple[bytes, bytes, str]]) -> None:
+    def send_rejects(self, batch_id: bytes, rejects: list[Reject]) -> None:
         frames = [b"J", batch_id]
-        for topic, payload, reason in rejects:
-            frames += [topic, payload, reason.encode()]
+        for r in rejects:
+            frames += [r.topic or b"", r.prefix, r.reason.encode(), str(r.size).encode(), r.sha256.encode()]
         self.sock.send_multipart(frames)
 
     def replies(self) -> Iterator[WriterReply]:
@@ -87,7 +89,7 @@ class WriterClient:
                 return
             if frames[0] == b"R":
                 figures = json.loads(frames[2])
-                yield WriterReply(frames[1], figures["stored"], figures["duplicates"])
+                yield WriterReply(frames[1], figures["stored"], figures["duplicates"], pruned=figures.get("pruned", 0))
             elif frames[0] == b"E":
                 yield WriterReply(frames[1], error=frames[2].decode("utf-8", "replace"))
 

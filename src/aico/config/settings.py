@@ -40,6 +40,7 @@ class Producer(_Section):
     ack_timeout_s: float = Field(gt=0)
     spool_max_mb: float = Field(gt=0)
     spool_segment_mb: float = Field(gt=0)
+    spool_memory_mb: float = Field(gt=0)
 
 
 class Consumer(_Section):
@@ -47,6 +48,9 @@ class Consumer(_Section):
     batch_interval_ms: int = Field(ge=1)
     synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"]
     write_mode: Literal["batch", "single"]
+    reject_keep_bytes: int = Field(ge=0)
+    reject_max_rows: int = Field(ge=1)
+    reject_max_days: int = Field(ge=1)
 
 
 class Paths(_Section):

@@ -14,6 +14,7 @@ import traceback
 from typing import Any
 
 from aico.logging.context import current
+from aico.schema.jsondepth import DEPTH_MESSAGE, MAX_JSON_DEPTH, too_deep
 from aico.schema.levels import stdlib_to_level
 from aico.schema.record import Record
 
@@ -58,6 +59,19 @@ def _truncate(message: str, limit: int) -> str:
     return data[: limit - 64].decode("utf-8", "ignore") + marker
 
 
+def _extra_text(extra: dict[str, Any]) -> str:
+    """``extra`` as JSON; one too deep or circular to store is replaced by a note, so the record still goes."""
+    try:
+        text = json.dumps(extra, ensure_ascii=False, default=repr, separators=(",", ":"))
+    except (ValueError, RecursionError) as exc:  # a circular value, or past the interpreter's depth
+        problem = DEPTH_MESSAGE if isinstance(exc, RecursionError) else str(exc)
+    else:
+        if not too_deep(text, MAX_JSON_DEPTH):
+            return text
+        problem = DEPTH_MESSAGE
+    return json.dumps({"extra_error": problem, "extra_keys": [str(k) for k in extra]}, ensure_ascii=False)
+
+
 def build(record: logging.LogRecord, *, subsystem: str, origin: str, environment: str,
           max_message_bytes: int) -> Record:
     """The schema record for ``record``."""
@@ -96,7 +110,7 @@ def build(record: logging.LogRecord, *, subsystem: str, origin: str, environment
         "trace_id": trace_id,
         "session_id": session_id,
         "error_details": error_details(record),
-        "extra": json.dumps(extra, ensure_ascii=False, default=repr, separators=(",", ":")) if extra else None,
+        "extra": _extra_text(extra) if extra else None,
         "severity": None,
         "origin": origin,
         "environment": environment,

@@ -76,7 +76,11 @@ class Producer:
                 settings.spool_dir, name,
                 segment_bytes=int(cfg.spool_segment_mb * 1024 * 1024),
                 max_bytes=int(cfg.spool_max_mb * 1024 * 1024),
+                memory_bytes=int(cfg.spool_memory_mb * 1024 * 1024),
             )
+            if self.spool.memory_only:
+                _say(f"cannot use the spool at {self.spool.dir}: {self.spool.disk_error}; records are kept "
+                     f"in memory only (up to {cfg.spool_memory_mb:g} MiB, the oldest dropped and counted past it)")
             self.producer_id = self.spool.producer_id
             self._next_seq = self.spool.next_seq
         else:
@@ -97,6 +101,7 @@ class Producer:
                                 now=clock())
         self._last_state_save = 0.0
         self._spool_failing = False
+        self._sender_failing = False
         self._unsent: dict[int, tuple[int, bytes, bytes]] = {}  # in the window, refused by a full socket
         self.relay = RelayStamps(relay_prefix) if relay_prefix is not None else None
 
@@ -119,7 +124,11 @@ class Producer:
                 self.stats.drop("queue_full")
                 return False
             with self._done:
-                self._take_queue()
+                try:
+                    self._take_queue()
+                except Exception:  # never into the application
+                    self.stats.drop("queue_full")
+                    return False
                 self.stats.caller_spooled += 1
         self._queue.append(record)
         return True
@@ -168,14 +177,20 @@ class Producer:
         return self._thread is not None and self._thread.is_alive()
 
     def snapshot(self) -> dict[str, Any]:
+        spool = self.spool
         return {
             "producer_id": self.producer_id,
             "name": self.name,
             "reliable": self.reliable,
+            "running": self.running,
             "queued": len(self._queue),
             "backlog": self._backlog_size(),
             "inflight": len(self._inflight),
-            "spool_bytes": self.spool.size if self.spool else 0,
+            "spool_bytes": spool.size if spool else 0,
+            "spool_memory_bytes": spool.memory_size if spool else 0,
+            "spool_memory_only": bool(spool and spool.memory_only),
+            "spool_disk_errors": spool.disk_errors if spool else 0,
+            "spool_disk_error": str(spool.disk_error) if spool and spool.disk_error else None,
             **self.stats.as_dict(),
         }
 
@@ -194,24 +209,59 @@ class Producer:
     # -- the sender thread -------------------------------------------------------------
     def _run(self) -> None:
         with infrastructure_thread():
-            try:
-                acks_for = self.producer_id if self.relay is None else self.relay.prefix
-                transport = self._transport_factory(acks_for, self.reliable)
-            except Exception as exc:
-                print(f"[aico logging] cannot open the bus: {exc}; records stay spooled", file=sys.stderr)
+            transport = self._open_transport()
+            if transport is None:
+                self._close_spool()
                 return
+            backoff = 0.0
             try:
                 while True:
                     stopping = self._stop.is_set()
-                    self._step(transport, stopping)
+                    try:
+                        self._step(transport, stopping)
+                    except OSError as exc:  # a full, read-only or vanished disk: count, back off, go on
+                        self.stats.os_errors += 1
+                        if not self._sender_failing:
+                            _say(f"sender: {exc}; records are kept (in memory within its bound) and it goes on")
+                        self._sender_failing = True
+                        backoff = min(max(backoff * 2, 0.05), 2.0)
+                        if stopping:
+                            break
+                        self._stop.wait(backoff)
+                        continue
+                    self._sender_failing, backoff = False, 0.0
                     if stopping:
                         break
             except Exception as exc:  # a bug here must not take the application down
-                print(f"[aico logging] sender stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+                _say(f"sender stopped: {type(exc).__name__}: {exc}")
             finally:
-                transport.close(0 if self.reliable else 1.0)
-                if self.spool is not None:
-                    self.spool.close()
+                try:
+                    transport.close(0 if self.reliable else 1.0)
+                finally:
+                    self._close_spool()
+
+    def _open_transport(self) -> Transport | None:
+        """The bus, tried again with a backoff while it cannot be opened (say, keys not readable yet)."""
+        acks_for = self.producer_id if self.relay is None else self.relay.prefix
+        wait, said = 0.5, False
+        while True:
+            try:
+                return self._transport_factory(acks_for, self.reliable)
+            except Exception as exc:
+                if not said:
+                    _say(f"cannot open the bus: {exc}; records stay spooled, trying again")
+                    said = True
+            if self._stop.wait(wait):
+                return None
+            wait = min(wait * 2, 15.0)
+
+    def _close_spool(self) -> None:
+        if self.spool is None:
+            return
+        try:
+            self.spool.close()
+        except OSError as exc:
+            _say(f"cannot close the spool: {exc}")
 
     def _step(self, transport: Transport, stopping: bool) -> None:
         """One round. State changes happen under the lock, so ``flush`` sees a consistent state."""
@@ -278,17 +328,18 @@ class Producer:
             return
         try:
             written = self.spool.append(items)
-        except SpoolWriteError as exc:  # a full or broken disk: count, keep going
+        except SpoolWriteError as exc:  # an unexpected error (a refusing disk goes to memory): count
             written = exc.written
             self.stats.drop("spool_error", len(items) - len(written))
-            if not self._spool_failing:  # once per failing stretch, not once per batch
-                print(f"[aico logging] cannot write the spool: {exc}; records are dropped and counted",
-                      file=sys.stderr)
-            self._spool_failing = True
             if not written:
                 return
-        else:
-            self._spool_failing = False
+        failing = self.spool.disk_error is not None and not self.spool.memory_only
+        if failing and not self._spool_failing:  # once per failing stretch, not once per batch
+            _say(f"cannot write the spool: {self.spool.disk_error}; records are kept in memory (up to "
+                 f"{self.cfg.spool_memory_mb:g} MiB) until the disk takes them again")
+        elif self._spool_failing and not failing:
+            _say("the spool's disk takes writes again")
+        self._spool_failing = failing
         self.stats.spooled += len(written)
         caught_up = not self._backlog or self._backlog[-1][0] + 1 == written[0][0]
         if caught_up and (self._backlog or self._next_send == written[0][0]):
@@ -309,8 +360,9 @@ class Producer:
         while self._backlog and self._backlog[0][0] < floor:
             self._backlog.popleft()
         self._next_send = max(self._next_send, floor)
-        self.stats.drop("spool_full", lost)
-        self._queue.append(drop_notice(lost, self.name, self.subsystem, self.producer_id))
+        reason = "memory_full" if self.spool.memory_size or self.spool.memory_only else "spool_full"
+        self.stats.drop(reason, lost)
+        self._queue.append(drop_notice(lost, self.name, self.subsystem, self.producer_id, reason))
 
     def _next_batch(self, limit: int) -> list[tuple[int, bytes, bytes]]:
         if self.spool is None or (self._backlog and self._backlog[0][0] == self._next_send):
@@ -425,3 +477,11 @@ class Producer:
             return
         unsent = self._transmit(transport, items, resend=True)
         self._unsent.update((item[0], item) for item in unsent)
+
+
+def _say(text: str) -> None:
+    """One line on stderr (never through logging: this is the logging path)."""
+    try:
+        print(f"[aico logging] {text}", file=sys.stderr)
+    except Exception:  # a closed or broken stderr: nothing else to tell
+        pass

@@ -12,6 +12,12 @@ Layout of ``<spool dir>/``::
     state.json           {"producer_id": ..., "watermark": ...}
     seg-<first seq>.log  frames: [u32 length][u64 seq][u16 topic length][topic][payload]
 
+When the disk refuses a write (full, read-only, gone) the spool goes on in memory: new
+segments are kept in memory, within ``memory_bytes``, and the disk is tried again with a
+backoff; once it takes a write, new segments go to disk again. A spool that cannot be opened
+on disk at all (a read-only ``AICO_HOME``) is memory-only from the start. Records held in
+memory do not survive a crash of the process; ``close`` writes them to disk if it can.
+
 Nothing here logs: this is logging infrastructure.
 """
 
@@ -21,6 +27,7 @@ import fcntl
 import json
 import os
 import struct
+import time
 import uuid
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -33,6 +40,8 @@ from aico.schema.timestamps import now_utc
 
 _HEADER = struct.Struct("<IQH")  # frame length (after this field), seq, topic length
 READ_CHUNK = 1 << 18  # 256 KiB at a time when catching up from disk
+DISK_RETRY_MIN_S = 0.5
+DISK_RETRY_MAX_S = 15.0
 
 
 @dataclass
@@ -41,6 +50,28 @@ class Segment:
     path: Path
     size: int
     last_seq: int
+    memory: bytearray | None = None  # the frames, when the disk refused them
+
+    def read(self, offset: int, max_bytes: int) -> tuple[list[tuple[int, bytes, bytes, int]], int]:
+        if self.memory is None:
+            return _read_frames(self.path, offset, max_bytes)
+        data = bytes(self.memory[offset:])
+        frames = [(seq, topic, payload, offset + end) for seq, topic, payload, end in _parse(data)]
+        return frames, (frames[-1][3] if frames else offset)
+
+    def frames(self) -> Iterator[tuple[int, bytes, bytes, int]]:
+        if self.memory is None:
+            return _frames(self.path)
+        return _parse(bytes(self.memory))
+
+    def remove(self) -> None:
+        if self.memory is None:
+            try:
+                os.remove(self.path)
+            except FileNotFoundError:
+                pass
+            except OSError:  # a read-only disk: the next start skips it (below the watermark)
+                pass
 
 
 class SpoolLocked(Exception):
@@ -57,27 +88,47 @@ class SpoolWriteError(Exception):
 
 
 class Spool:
-    def __init__(self, directory: Path, *, segment_bytes: int, max_bytes: int) -> None:
+    def __init__(self, directory: Path, *, segment_bytes: int, max_bytes: int,
+                 memory_bytes: int | None = None, memory_only: bool = False) -> None:
         self.dir = directory
         self.segment_bytes = segment_bytes
         self.max_bytes = max_bytes
-        directory.mkdir(parents=True, exist_ok=True)
-        self._lock = open(directory / "lock", "a+")  # noqa: SIM115 - held for the spool's lifetime
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            raise SpoolLocked(str(directory)) from None
-        state = self._read_state()
+        self.memory_bytes = max_bytes if memory_bytes is None else min(memory_bytes, max_bytes)
+        self.memory_only = memory_only
+        self.disk_error: OSError | None = None  # the last refusal, while the disk refuses
+        self.disk_errors = 0  # writes the disk refused, all told
+        self._disk_retry_at = 0.0
+        self._disk_backoff = DISK_RETRY_MIN_S
+        self._lock = None
+        state: dict[str, object] = {}
+        if not memory_only:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._lock = open(directory / "lock", "a+")  # noqa: SIM115 - held for the spool's lifetime
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._lock.close()
+                raise SpoolLocked(str(directory)) from None
+            state = self._read_state()
         self.producer_id: str = str(state.get("producer_id") or uuid.uuid4().hex)
         self.watermark: int = int(str(state.get("watermark", 1)))
-        self.segments: list[Segment] = self._scan()
+        self.segments: list[Segment] = [] if memory_only else self._scan()
         last = self.segments[-1].last_seq if self.segments else 0
         self.next_seq = max(self.watermark, last + 1)
         self._saved_watermark = -1
         self._out: FileIO | None = None
         self._cursor: tuple[int, int, int] | None = None  # (segment first seq, offset, next seq)
         self.save_state()
+
+    @property
+    def memory_size(self) -> int:
+        return sum(s.size for s in self.segments if s.memory is not None)
+
+    def _disk_refused(self, exc: OSError) -> None:
+        self.disk_error = exc
+        self.disk_errors += 1
+        self._disk_retry_at = time.monotonic() + self._disk_backoff
+        self._disk_backoff = min(self._disk_backoff * 2, DISK_RETRY_MAX_S)
 
     # -- state -------------------------------------------------------------------------
     def _read_state(self) -> dict[str, object]:
@@ -88,11 +139,16 @@ class Spool:
             return {}
 
     def save_state(self) -> None:
-        if self._saved_watermark == self.watermark:
+        """Write the watermark down; a disk that refuses is tried again at the next call."""
+        if self._saved_watermark == self.watermark or self.memory_only:
             return
         tmp = self.dir / "state.json.tmp"
-        tmp.write_text(json.dumps({"producer_id": self.producer_id, "watermark": self.watermark}))
-        os.replace(tmp, self.dir / "state.json")
+        try:
+            tmp.write_text(json.dumps({"producer_id": self.producer_id, "watermark": self.watermark}))
+            os.replace(tmp, self.dir / "state.json")
+        except OSError as exc:  # a stale watermark only means resending what is stored (harmless)
+            self.disk_error = exc
+            return
         self._saved_watermark = self.watermark
 
     def _scan(self) -> list[Segment]:
@@ -119,7 +175,8 @@ class Spool:
     def append(self, items: list[tuple[bytes, bytes]]) -> list[tuple[int, bytes, bytes]]:
         """Give each (topic, payload) the next seq and write it; returns (seq, topic, payload).
 
-        Raises ``SpoolWriteError`` (with what was written before it) if the disk refuses.
+        What the disk refuses goes to a memory segment (see the module's docstring); only an
+        unexpected error raises ``SpoolWriteError``, with what was written before it.
         """
         first = self.next_seq
         pack = _HEADER.pack
@@ -128,13 +185,19 @@ class Spool:
         done = 0
         try:
             while done < len(frames):
-                if not self.segments or self.segments[-1].size >= self.segment_bytes:
+                if (not self.segments or self.segments[-1].size >= self.segment_bytes
+                        or (self.segments[-1].memory is not None and self._disk_due())):
                     self._roll(first + done)
                 seg = self.segments[-1]
                 # This segment takes frames up to and with the one that brings it to its size.
                 sizes = list(accumulate(map(len, frames[done:])))
                 take = min(bisect_left(sizes, self.segment_bytes - seg.size) + 1, len(sizes))
-                self._write(seg, b"".join(frames[done : done + take]))
+                try:
+                    self._write(seg, b"".join(frames[done : done + take]))
+                except OSError as exc:
+                    self._disk_refused(exc)
+                    self._roll(first + done)  # a memory segment now: the disk is tried again later
+                    continue
                 seg.size += sizes[take - 1]
                 done += take
                 seg.last_seq = first + done - 1
@@ -144,9 +207,15 @@ class Spool:
             self.next_seq = first + done  # refused records' seqs are given again: no gap
         return [(first + i, topic, payload) for i, (topic, payload) in enumerate(items)]
 
+    def _disk_due(self) -> bool:
+        return not self.memory_only and time.monotonic() >= self._disk_retry_at
+
     def _write(self, seg: Segment, data: bytes) -> None:
         """All of ``data`` at the end of ``seg``, handed to the OS in one call (it survives a
         SIGKILL of this process), or none of it: a partial write is cut off again."""
+        if seg.memory is not None:
+            seg.memory += data
+            return
         if self._out is None:
             self._out = seg.path.open("ab", buffering=0)
         view = memoryview(data)
@@ -169,10 +238,26 @@ class Spool:
                 self._out = None
 
     def _roll(self, first_seq: int) -> None:
-        self._close_out()
+        """Start a segment at ``first_seq``: on disk when the disk is due, else in memory."""
+        try:
+            self._close_out()
+        except OSError:
+            pass
+        if self.segments and self.segments[-1].size == 0:
+            self.segments.pop().remove()  # an empty segment the disk refused: replaced
         path = self.dir / f"seg-{first_seq}.log"
-        self._out = path.open("ab", buffering=0)
-        self.segments.append(Segment(first_seq, path, 0, first_seq - 1))
+        if self._disk_due():
+            try:
+                self._out = path.open("ab", buffering=0)
+            except OSError as exc:
+                self._disk_refused(exc)
+            else:
+                if self.disk_error is not None:  # the disk takes writes again
+                    self.disk_error = None
+                    self._disk_backoff = DISK_RETRY_MIN_S
+                self.segments.append(Segment(first_seq, path, 0, first_seq - 1))
+                return
+        self.segments.append(Segment(first_seq, path, 0, first_seq - 1, memory=bytearray()))
 
     # -- reading -----------------------------------------------------------------------
     def read_from(self, seq: int, limit: int) -> list[tuple[int, bytes, bytes]]:
@@ -194,7 +279,7 @@ class Spool:
                 self._cursor = None
                 break
             seg = found
-            frames, _ = _read_frames(seg.path, offset, READ_CHUNK)
+            frames, _ = seg.read(offset, READ_CHUNK)
             end = offset
             for s, topic, payload, frame_end in frames:
                 if len(out) >= limit:
@@ -224,7 +309,7 @@ class Spool:
         for seg in self.segments:
             if seg.last_seq < lo or seg.first_seq > hi:
                 continue
-            out.extend((seq, topic, payload) for seq, topic, payload, _ in _frames(seg.path) if seq in wanted)
+            out.extend((seq, topic, payload) for seq, topic, payload, _ in seg.frames() if seq in wanted)
         return out
 
     # -- forgetting --------------------------------------------------------------------
@@ -234,12 +319,12 @@ class Spool:
             return
         self.watermark = watermark
         while len(self.segments) > 1 and self.segments[0].last_seq < watermark:
-            os.remove(self.segments.pop(0).path)
+            self.segments.pop(0).remove()
 
     def enforce_bound(self) -> int:
         """Drop the oldest segments while the spool is over its bound; how many records went."""
         lost = 0
-        while self.size > self.max_bytes and len(self.segments) > 1:
+        while len(self.segments) > 1 and (self.size > self.max_bytes or self.memory_size > self.memory_bytes):
             first, last = self.drop_oldest()
             lost += max(0, last - first + 1)
         return lost
@@ -249,19 +334,34 @@ class Spool:
         if len(self.segments) < 2:
             return (0, -1)
         seg = self.segments.pop(0)
-        os.remove(seg.path)
+        seg.remove()
         first = max(seg.first_seq, self.watermark)
         self.watermark = max(self.watermark, seg.last_seq + 1)
         return (first, seg.last_seq)
 
     def close(self) -> None:
-        self.save_state()
-        self._close_out()
+        """Save the state; what is held in memory is written to disk if the disk takes it now."""
+        try:
+            self._close_out()
+        except OSError:
+            pass
         if self.watermark >= self.next_seq:  # everything is stored: nothing to keep on disk
             for seg in self.segments:
-                os.remove(seg.path)
+                seg.remove()
             self.segments = []
-        self._lock.close()
+        elif not self.memory_only:
+            for seg in self.segments:
+                if seg.memory is not None and seg.last_seq >= self.watermark:
+                    try:
+                        seg.path.write_bytes(bytes(seg.memory))
+                    except OSError:
+                        try:
+                            os.remove(seg.path)  # not even a part of it may stay
+                        except OSError:
+                            pass
+        self.save_state()
+        if self._lock is not None:
+            self._lock.close()
 
 
 def _read_frames(path: Path, offset: int, max_bytes: int) -> tuple[list[tuple[int, bytes, bytes, int]], int]:
@@ -319,22 +419,37 @@ def _frames(path: Path) -> Iterator[tuple[int, bytes, bytes, int]]:
     yield from _parse(data)
 
 
-def drop_notice(lost: int, name: str, subsystem: str, producer_id: str) -> dict[str, object]:
+_DROP_WHY = {"spool_full": "spool full",
+             "memory_full": "spool full (its disk refused writes, and the memory bound was reached)"}
+
+
+def drop_notice(lost: int, name: str, subsystem: str, producer_id: str,
+                reason: str = "spool_full") -> dict[str, object]:
     """The record that says records were dropped, sent once the bus is back."""
     return {
         "timestamp": now_utc(), "level": "WARNING", "subsystem": subsystem,
         "module": "aico.logging.spool", "function": "drop_oldest", "topic": "logging.drops",
-        "message": f"{lost} records dropped by {name}: spool full",
-        "extra": json.dumps({"dropped": lost, "producer_id": producer_id, "reason": "spool_full"}),
+        "message": f"{lost} records dropped by {name}: {_DROP_WHY.get(reason, reason)}",
+        "extra": json.dumps({"dropped": lost, "producer_id": producer_id, "reason": reason}),
     }
 
 
-def open_spool(root: Path, name: str, *, segment_bytes: int, max_bytes: int) -> Spool:
-    """The spool ``root/name``, or ``name.2``, ``name.3``... if another live process holds it."""
+def open_spool(root: Path, name: str, *, segment_bytes: int, max_bytes: int,
+               memory_bytes: int | None = None) -> Spool:
+    """The spool ``root/name``, or ``name.2``, ``name.3``... if another live process holds it.
+
+    A folder that cannot be made or written (read-only, full, no permission) gives a
+    memory-only spool: its ``disk_error`` says why.
+    """
     for i in range(1, 1000):
         directory = root / (name if i == 1 else f"{name}.{i}")
         try:
-            return Spool(directory, segment_bytes=segment_bytes, max_bytes=max_bytes)
+            return Spool(directory, segment_bytes=segment_bytes, max_bytes=max_bytes, memory_bytes=memory_bytes)
         except SpoolLocked:
             continue
+        except OSError as exc:
+            spool = Spool(directory, segment_bytes=segment_bytes, max_bytes=max_bytes, memory_bytes=memory_bytes,
+                          memory_only=True)
+            spool.disk_error = exc
+            return spool
     raise SpoolLocked(f"{root}/{name}: every spool slot is in use")

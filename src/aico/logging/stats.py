@@ -15,6 +15,7 @@ class ProducerStats:
         self.resent = 0        # sent again after a loss or a timeout
         self.spooled = 0       # written to the spool on disk
         self.caller_spooled = 0  # times a logging call moved the full queue to disk itself
+        self.os_errors = 0     # rounds of the sender a disk error interrupted (it went on after)
         self._dropped: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -32,6 +33,7 @@ class ProducerStats:
             "resent": self.resent,
             "spooled": self.spooled,
             "caller_spooled": self.caller_spooled,
+            "os_errors": self.os_errors,
             "dropped": dropped,
             "dropped_total": sum(dropped.values()),
         }

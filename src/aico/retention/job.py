@@ -2,11 +2,13 @@
 
 One run, under the job lock:
 
-1. **Retention**: rows and archives of days before ``keep_from`` (``days`` ago) are deleted.
+1. **Retention**: rows and archives of days before ``keep_from`` (``days`` ago) are deleted,
+   and rejects older than ``reject_max_days`` (or past ``reject_max_rows``).
 2. **Rollover**: each day in the database older than ``hot_days`` (and not pinned by a
    restore) moves to its archive (``rollover.archive_day``); free pages go back to the disk.
-3. **Size cap**: while the database on disk is over ``max_size_mb``, the oldest days (hot
-   ones too, as a last resort) are archived early, until it is under ``size_target_pct``.
+3. **Size cap**: while the database on disk is over ``max_size_mb``, the rejects go first
+   (they never push a live day out), then the oldest days (hot ones too, as a last resort)
+   are archived early, until it is under ``size_target_pct``.
 4. **Disk floor**: with less free disk than ``min_free_disk_mb``, every day but today is
    archived, then the oldest archives are deleted early, until the floor is met again.
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,8 @@ class RunReport:
     archived: list[dict[str, Any]] = field(default_factory=list)
     expired_days: list[str] = field(default_factory=list)
     expired_rows: int = 0
+    pruned_rejects: int = 0  # by age and count
+    cap_pruned_rejects: int = 0  # shed to hold the size cap before any day was archived early
     expired_archives: list[str] = field(default_factory=list)
     early_deleted_archives: list[str] = field(default_factory=list)
     size_before: int = 0
@@ -111,6 +115,10 @@ class RetentionJob:
     def _run(self, store: LogStore, now: datetime, report: RunReport) -> None:
         report.size_before = store.size_on_disk()
         self._expire(store, now, report)
+        consumer = self.settings.core.logging.consumer
+        report.pruned_rejects = store.prune_rejects(
+            before=format_utc(now - timedelta(days=consumer.reject_max_days)), keep=consumer.reject_max_rows,
+            chunk=self.policy.chunk_rows)
         pinned = store.pinned_days(format_utc(now))
         for day in store.days_present(before=self.policy.hot_from(now)):
             if day not in pinned:
@@ -157,6 +165,9 @@ class RetentionJob:
     def _size_cap(self, store: LogStore, report: RunReport) -> None:
         if store.size_on_disk() <= self.policy.max_size_bytes:
             return
+        if store.count_rejects():  # rejects are shed before any live day is archived early
+            report.cap_pruned_rejects = store.prune_rejects(keep=0, chunk=self.policy.chunk_rows)
+            store.reclaim()
         for day in store.days_present():
             if report.cancelled or store.size_on_disk() <= self.policy.target_size_bytes:
                 return

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from aico.errors import FieldError, ValidationError
+from aico.schema.jsondepth import DEPTH_MESSAGE, MAX_JSON_DEPTH, too_deep
 from aico.schema.levels import parse_level
 from aico.schema.timestamps import normalize_timestamp
 
@@ -40,20 +41,29 @@ _KNOWN = frozenset(COLUMNS) | {"function_name"}
 def dumps(value: Any) -> str:
     """Compact JSON text (UTF-8, not ASCII-escaped, no lone surrogates). orjson for what it can
     take (NaN becomes null); the standard library for the rest (integers past 64 bits, lone
-    surrogates, other key types)."""
+    surrogates, other key types). ``ValueError`` for a value too deep or circular to write."""
     try:
         return orjson.dumps(value).decode()
     except TypeError:  # orjson.JSONEncodeError included
-        return valid_text(json.dumps(value, ensure_ascii=False, default=repr, separators=(",", ":")))
+        try:
+            return valid_text(json.dumps(value, ensure_ascii=False, default=repr, separators=(",", ":")))
+        except RecursionError:
+            raise ValueError(DEPTH_MESSAGE) from None
 
 
-def loads(text: str | bytes) -> Any:
+def loads(text: str | bytes, *, max_depth: int | None = MAX_JSON_DEPTH) -> Any:
     """JSON text to values: orjson, or the standard library for what orjson refuses (NaN, lone surrogates);
-    ``ValueError`` if neither takes it."""
+    ``ValueError`` if neither takes it, or if it nests deeper than ``max_depth`` (``jsondepth``)."""
+    if max_depth is not None and too_deep(text, max_depth):
+        raise ValueError(DEPTH_MESSAGE if max_depth == MAX_JSON_DEPTH else
+                         f"JSON nested deeper than {max_depth} levels (the JSON depth limit)")
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except RecursionError:
+            raise ValueError(DEPTH_MESSAGE) from None
 
 
 def _json_object(name: str, value: Any, errors: list[FieldError]) -> str | None:
@@ -62,7 +72,10 @@ def _json_object(name: str, value: Any, errors: list[FieldError]) -> str | None:
     if isinstance(value, str):
         try:
             parsed = loads(value)
-        except ValueError:
+        except ValueError as exc:
+            if str(exc) == DEPTH_MESSAGE:
+                errors.append(FieldError(name, DEPTH_MESSAGE))
+                return None
             if name == "error_details":  # a bare stack or message from a frontend
                 return dumps({"message": value})
             errors.append(FieldError(name, "must be a JSON object"))
@@ -73,7 +86,17 @@ def _json_object(name: str, value: Any, errors: list[FieldError]) -> str | None:
             errors.append(FieldError(name, f"must be an object, got {type(value).__name__}"))
             return None
         value = dict(value)
-    return dumps(value) if value else None
+    if not value:
+        return None
+    try:
+        text = dumps(value)
+    except ValueError as exc:  # circular, or too deep for any writer
+        errors.append(FieldError(name, str(exc)))
+        return None
+    if too_deep(text, MAX_JSON_DEPTH):
+        errors.append(FieldError(name, DEPTH_MESSAGE))
+        return None
+    return text
 
 
 def _text(value: str) -> str:
@@ -165,7 +188,13 @@ def normalize(raw: Mapping[str, Any], *, max_message_bytes: int = 65536) -> Reco
         for key, value in raw.items():
             if key in unknown:
                 extra.setdefault(str(key), value)
-        out["extra"] = dumps(extra)
+        try:
+            out["extra"] = dumps(extra)
+        except ValueError as exc:
+            errors.append(FieldError("extra", str(exc)))
+        else:
+            if too_deep(out["extra"], MAX_JSON_DEPTH):
+                errors.append(FieldError("extra", DEPTH_MESSAGE))
     if errors:
         raise ValidationError(errors)
     if out["subsystem"] is None:

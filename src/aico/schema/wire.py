@@ -15,6 +15,7 @@ from google.protobuf.message import DecodeError
 
 from aico.errors import FieldError, ValidationError
 from aico.schema import log_entry_pb2 as pb
+from aico.schema.jsondepth import MAX_JSON_DEPTH, too_deep
 from aico.schema.levels import LEVELS
 from aico.schema.record import (
     COLUMNS,
@@ -82,7 +83,7 @@ def decode_row(payload: bytes, max_record_bytes: int = 262144, max_message_bytes
         raise ValidationError([FieldError("payload", "empty")])
     if payload[0] in _JSON_FIRST_BYTES:
         try:
-            raw = loads(payload)
+            raw = loads(payload, max_depth=MAX_JSON_DEPTH + 1)  # the record, then its fields
         except ValueError as exc:  # UnicodeDecodeError included
             raise ValidationError([FieldError("payload", f"malformed JSON: {exc}")]) from None
         return to_row(normalize(raw, max_message_bytes=max_message_bytes))
@@ -99,7 +100,7 @@ def _json_object_text(text: str) -> str | bool | None:
     """``text`` if it is a non-empty JSON object, None if empty, False if it is not an object."""
     if not text:
         return None
-    if text[0] != "{":
+    if text[0] != "{" or too_deep(text, MAX_JSON_DEPTH):
         return False
     try:
         value = orjson.loads(text)

@@ -102,7 +102,7 @@ class MaintenanceMixin:
         end = _next_day(day)
         last: tuple[str, int] = ("", -1)
         sql = (
-            f"SELECT timestamp, id, producer_id, seq, {_JSON_ROW} FROM logs "
+            f"SELECT timestamp, id, CAST(producer_id AS BLOB), seq, {_JSON_ROW} FROM logs "  # BLOB: whole past a NUL
             "WHERE timestamp >= ? AND timestamp < ? AND id <= ? AND (timestamp, id) > (?, ?) "
             "ORDER BY timestamp, id LIMIT ?"
         )
@@ -111,7 +111,8 @@ class MaintenanceMixin:
                 rows = self.conn.execute(sql, (day, end, max_id, last[0], last[1], page)).fetchall()
             except ValueError as exc:
                 raise StoreError(f"cannot read the rows of {day}: {exc}") from exc
-            yield from rows
+            for stamp, rid, producer, seq, row in rows:
+                yield stamp, rid, producer.decode("utf-8", "replace") if producer is not None else None, seq, row
             if len(rows) < page:
                 return
             last = (rows[-1][0], rows[-1][1])

@@ -97,6 +97,18 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             """,
         ),
     ),
+    (
+        # A reject keeps a prefix of its payload with the whole payload's size and SHA-256, so a
+        # run of garbage cannot fill the store; rejects stored before keep their first KiB.
+        "0004_rejects_bounded",
+        (
+            "ALTER TABLE rejects ADD COLUMN size INTEGER",
+            "ALTER TABLE rejects ADD COLUMN sha256 TEXT",
+            "UPDATE rejects SET size = length(payload), payload = substr(payload, 1, 1024) "
+            "WHERE length(payload) > 1024",
+            "CREATE INDEX ix_rejects_received_at ON rejects(received_at)",
+        ),
+    ),
 ]
 
 

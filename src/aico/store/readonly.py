@@ -18,8 +18,9 @@ _LEXEME = re.compile(
 _COMMENT_OR_SPACE = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z))*", re.S)
 
 
-def check(sql: str) -> None:
-    """Raise ``ReadOnlyQueryError`` unless ``sql`` is a single SELECT (or WITH ... SELECT)."""
+def check(sql: str) -> str:
+    """Raise ``ReadOnlyQueryError`` unless ``sql`` is a single SELECT (or WITH ... SELECT);
+    returns the statement without a trailing ``;`` (and what follows it: space, comments)."""
     start = _COMMENT_OR_SPACE.match(sql)
     body = sql[start.end() if start else 0:]
     first = re.match(r"[A-Za-z]+", body)
@@ -31,3 +32,5 @@ def check(sql: str) -> None:
         rest = "".join(lexemes[lexemes.index(";") + 1:])
         if _COMMENT_OR_SPACE.fullmatch(rest) is None:
             raise ReadOnlyQueryError("refused: one statement at a time")
+        return "".join(lexemes[:lexemes.index(";")])
+    return body

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -19,13 +20,13 @@ from aico.config.settings import Settings
 from aico.errors import QueryError, ReadOnlyQueryError, StoreError
 from aico.schema.record import COLUMNS, Record, Row, dumps, to_row
 from aico.schema.timestamps import now_utc
-from aico.store import migrations, readonly, stats
+from aico.store import authorizer, migrations, readonly, stats, wholetext
 from aico.store.connection import Connection, open_database
 from aico.store.export import ExportMixin
 from aico.store.filters import LogFilter, where_clause
 from aico.store.keys import load_key
 from aico.store.maintenance import MaintenanceMixin
-from aico.store.search import paged
+from aico.store.search import FIELDS, SELECT_LIST, paged
 
 _INSERT_COLUMNS = ", ".join(COLUMNS)
 _INSERT_SELECT = ", ".join(f"r->>{i}" for i in range(len(COLUMNS)))
@@ -54,6 +55,25 @@ def encode_rows(rows: Sequence[Row]) -> bytes:
         return orjson.dumps(rows)
     except TypeError:  # orjson.JSONEncodeError included: what it refuses, record.dumps takes
         return dumps(rows).encode()
+
+
+@dataclass(frozen=True)
+class Reject:
+    """What the store keeps of a rejected payload: its first bytes, its size and SHA-256, and why."""
+
+    topic: bytes | None
+    prefix: bytes
+    reason: str
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, topic: bytes | None, payload: bytes, reason: str, *, keep_bytes: int) -> Reject:
+        return cls(topic, payload[:keep_bytes], reason[:MAX_REASON_CHARS], len(payload),
+                   hashlib.sha256(payload).hexdigest())
+
+
+MAX_REASON_CHARS = 2048
 
 
 @dataclass(frozen=True)
@@ -154,21 +174,60 @@ class LogStore(MaintenanceMixin, ExportMixin):
             raise StoreError(f"cannot store a record: {exc}") from exc
         return InsertResult(changed, 1 - changed)
 
-    def insert_rejects(self, rejects: Sequence[tuple[bytes | None, bytes, str]]) -> None:
-        """Keep bad payloads with the reason: (topic, payload, reason) each."""
+    def insert_rejects(self, rejects: Sequence[Reject], *, max_rows: int | None = None) -> int:
+        """Keep bad payloads (a prefix, the size, the SHA-256) with the reason; past ``max_rows``
+        the oldest rejects go in the same transaction. Returns how many were pruned."""
         if not rejects:
-            return
+            return 0
         now = now_utc()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(
-                "INSERT INTO rejects(received_at, topic, payload, reason) VALUES (?, ?, ?, ?)",
-                [(now, t.decode("utf-8", "replace") if t else None, p, r) for t, p, r in rejects],
+                "INSERT INTO rejects(received_at, topic, payload, reason, size, sha256) VALUES (?, ?, ?, ?, ?, ?)",
+                [(now, r.topic.decode("utf-8", "replace") if r.topic else None, r.prefix, r.reason, r.size,
+                  r.sha256) for r in rejects],
             )
+            pruned = 0
+            if max_rows is not None:
+                self.conn.execute("DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?", [max_rows])
+                pruned = int(self.conn.execute("SELECT changes()").fetchall()[0][0])
             self.conn.execute("COMMIT")
         except ValueError as exc:
             self._rollback()
             raise StoreError(f"cannot store {len(rejects)} rejected payloads: {exc}") from exc
+        return pruned
+
+    def prune_rejects(self, *, before: str | None = None, keep: int | None = None, chunk: int = 2000) -> int:
+        """Delete rejects received before ``before`` and all but the newest ``keep``, oldest first,
+        in short transactions of ``chunk`` rows; returns how many went."""
+        conds, params = [], list[Any]()
+        if before is not None:
+            conds.append("received_at < ?")
+            params.append(before)
+        if keep is not None:
+            conds.append("id <= (SELECT coalesce(max(id), 0) FROM rejects) - ?")
+            params.append(keep)
+        if not conds:
+            return 0
+        removed = 0
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute(f"DELETE FROM rejects WHERE id IN (SELECT id FROM rejects WHERE "
+                                  f"{' OR '.join(conds)} ORDER BY id LIMIT ?)", [*params, chunk])
+                n = int(self.conn.execute("SELECT changes()").fetchall()[0][0])
+                self.conn.execute("COMMIT")
+            except ValueError as exc:
+                self._rollback()
+                raise StoreError(f"cannot prune rejects: {exc}") from exc
+            removed += n
+            if n < chunk:
+                return removed
+
+    def rejects_bytes(self) -> int:
+        """About what the rejects take in the store (their payload prefixes and reasons)."""
+        return int(self._execute("SELECT coalesce(sum(length(payload) + length(reason) + 64), 0) "
+                                 "FROM rejects").fetchall()[0][0])
 
     def _rollback(self) -> None:
         try:
@@ -187,10 +246,15 @@ class LogStore(MaintenanceMixin, ExportMixin):
     def search(self, flt: LogFilter, *, ascending: bool = False, by_id: bool = False,
                page: int = 1000) -> Iterator[dict[str, Any]]:
         """The records of ``flt``, newest first (or oldest first), fetched page by page."""
-        return paged(self._rows, flt, ascending=ascending, by_id=by_id, page=page)
+        return paged(self._records, flt, ascending=ascending, by_id=by_id, page=page)
+
+    def _records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Records from a statement selecting ``search.SELECT_LIST`` (one JSON array per row)."""
+        loads = orjson.loads
+        return [dict(zip(FIELDS, loads(row[0]), strict=True)) for row in self._execute(sql, params).fetchall()]
 
     def get(self, record_id: int) -> dict[str, Any] | None:
-        rows = self._rows(f"SELECT {SELECT_COLUMNS} FROM logs WHERE id = ?", [record_id])
+        rows = self._records(f"SELECT {SELECT_LIST} FROM logs WHERE id = ?", [record_id])
         return rows[0] if rows else None
 
     def max_id(self) -> int:
@@ -204,32 +268,22 @@ class LogStore(MaintenanceMixin, ExportMixin):
         return int(self._execute(f"SELECT count(*) FROM logs {where}", params).fetchall()[0][0])
 
     def stats(self, flt: LogFilter, *, by: str = "level", top: int = 10) -> dict[str, Any]:
-        facts = stats.collect(lambda sql, params: self._execute(sql, params).fetchall(), flt, by=by, top=top)
+        facts = stats.collect(lambda sql, params: [tuple(r.values()) for r in self.iter_rows(sql, params)], flt,
+                              by=by, top=top)
         facts["size_bytes"] = self.size_on_disk()
         return facts
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
         """A read-only statement from a person: its column names and its rows, streamed."""
-        readonly.check(sql)
+        statement = readonly.check(sql)
         try:
-            cur = self.conn.execute(sql, params)
+            authorizer.authorize(self.conn, statement, params)
+            names, rows = wholetext.rows(self.conn, statement, params)
         except ValueError as exc:
             if "readonly" in str(exc) or "not authorized" in str(exc):
                 raise ReadOnlyQueryError(f"refused: the statement would write ({exc}); only reads are allowed") from exc
             raise QueryError(f"SQL: {exc}") from exc
-        names = [d[0] for d in cur.description or ()]
-
-        def rows() -> Iterator[tuple[Any, ...]]:
-            while True:
-                try:
-                    chunk = cur.fetchmany(1000)
-                except ValueError as exc:
-                    raise StoreError(f"query failed: {exc}") from exc
-                if not chunk:
-                    return
-                yield from chunk
-
-        return names, rows()
+        return names, iter(rows)
 
     # -- deletes -----------------------------------------------------------------------------
     def delete(self, flt: LogFilter, *, chunk: int = 2000) -> int:
@@ -262,25 +316,25 @@ class LogStore(MaintenanceMixin, ExportMixin):
         if levels:
             where = f"WHERE level IN ({', '.join('?' for _ in levels)})"
             params.extend(levels)
-        sql = f"SELECT {SELECT_COLUMNS} FROM logs {where} ORDER BY timestamp DESC, id DESC LIMIT ?"
-        rows = self._rows(sql, [*params, limit])
+        sql = f"SELECT {SELECT_LIST} FROM logs {where} ORDER BY timestamp DESC, id DESC LIMIT ?"
+        rows = self._records(sql, [*params, limit])
         rows.reverse()
         return rows
 
     def rejects(self, *, limit: int = 50) -> list[dict[str, Any]]:
         return self._rows(
-            "SELECT id, received_at, topic, payload, reason FROM rejects ORDER BY id DESC LIMIT ?", [limit]
+            "SELECT id, received_at, topic, payload, size, sha256, reason FROM rejects ORDER BY id DESC LIMIT ?",
+            [limit],
         )
 
     def iter_rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
-        cur = self._execute(sql, params)
-        names = [d[0] for d in cur.description]
-        while True:
-            chunk = cur.fetchmany(1000)
-            if not chunk:
-                return
-            for row in chunk:
-                yield dict(zip(names, row, strict=True))
+        """The rows of one SELECT as dicts, every text value whole (``wholetext``)."""
+        try:
+            names, rows = wholetext.rows(self.conn, sql, params)
+        except ValueError as exc:
+            raise StoreError(f"store error: {exc}") from exc
+        for row in rows:
+            yield dict(zip(names, row, strict=True))
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return list(self.iter_rows(sql, params))

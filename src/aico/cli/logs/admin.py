@@ -8,10 +8,12 @@ from dataclasses import replace
 from enum import StrEnum
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from aico.cli.common import console, open_reader, settings
 from aico.cli.logs.options import filter_options
+from aico.cli.output import shown, visible
 from aico.errors import QueryError
 from aico.schema.timeexpr import parse_time
 from aico.store.filters import LogFilter
@@ -35,16 +37,16 @@ def sql(
     out = console()
     with open_reader() as store:
         names, rows = store.query(statement)
-        shown = 0
+        count = 0
         if output is SqlOutput.pretty:
-            table = Table(*names)
+            table = Table(*(Column(header=Text(visible(n))) for n in names))
             for row in rows:
-                if shown == limit:
+                if count == limit:
                     out.print(table)
                     out.print(f"(first {limit} rows; raise --limit for more)", style="dim")
                     return
-                table.add_row(*("NULL" if v is None else str(v) for v in row))
-                shown += 1
+                table.add_row(*(Text("NULL" if v is None else visible(str(v))) for v in row))
+                count += 1
             out.print(table)
             return
         writer = csv.writer(out.file, lineterminator="\n") if output is SqlOutput.csv else None
@@ -53,18 +55,18 @@ def sql(
         if output is SqlOutput.json:
             out.file.write("[")
         for row in rows:
-            if shown == limit:
+            if count == limit:
                 break
             if writer is not None:
-                writer.writerow(row)
+                writer.writerow([shown(v) for v in row])
             elif output is SqlOutput.json:
-                out.file.write(("\n" if shown == 0 else ",\n") + json.dumps(dict(zip(names, row, strict=True)),
+                out.file.write(("\n" if count == 0 else ",\n") + json.dumps(dict(zip(names, row, strict=True)),
                                                                             ensure_ascii=False, default=repr))
             else:
                 out.file.write(json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False, default=repr) + "\n")
-            shown += 1
+            count += 1
         if output is SqlOutput.json:
-            out.file.write("\n]\n" if shown else "]\n")
+            out.file.write("\n]\n" if count else "]\n")
 
 
 @filter_options()

@@ -8,10 +8,11 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from aico.cli.common import console, open_reader
 from aico.cli.logs.options import filter_options
-from aico.cli.output import display_time
+from aico.cli.output import display_time, visible
 from aico.store.filters import LogFilter
 
 
@@ -65,12 +66,13 @@ def _print(facts: dict[str, Any], out: Any, utc: bool) -> None:
     label = f"{by} (UTC)" if by in ("hour", "day") else by
     table = Table(label, "records", "errors", "error rate", title=f"by {by}", title_justify="left")
     for group in facts["groups"]:
-        table.add_row(str(group[by]), str(group["records"]), str(group["errors"]), f"{group['error_rate']:.2%}")
+        table.add_row(Text(visible(str(group[by]))), str(group["records"]), str(group["errors"]),
+                      f"{group['error_rate']:.2%}")
     out.print(table)
     if facts["top_error_modules"]:
         errors = Table("module", "errors", title="modules with most errors", title_justify="left")
         for row in facts["top_error_modules"]:
-            errors.add_row(row["module"], str(row["errors"]))
+            errors.add_row(Text(visible(str(row["module"]))), str(row["errors"]))
         out.print(errors)
 
 
