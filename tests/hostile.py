@@ -41,6 +41,7 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), ma
 json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                              st.dictionaries(nasty_text, inner, max_size=4)),
                            max_leaves=12)
+deep_values = st.integers(60, 3000).map(lambda n: json.loads(deep(n)) if n < 500 else {"deep": "[" * n})
 
 FIELDS = ["timestamp", "level", "subsystem", "module", "function", "message", "extra", "topic", "file", "line",
           "trace_id", "session_id", "user_id", "error_details", "severity", "origin", "environment",
@@ -66,6 +67,8 @@ def hostile_records(draw: st.DrawFn) -> Any:
         base.pop(name, None)
     if kind == 3:
         base.update(draw(st.dictionaries(nasty_text, json_values, max_size=3)))
+    if draw(st.integers(0, 7)) == 0:
+        base[draw(st.sampled_from(["extra", "error_details", "message", "level"]))] = draw(deep_values)
     return base
 
 
@@ -110,11 +113,11 @@ def protobuf_payloads(draw: st.DrawFn) -> bytes:
     return data
 
 
-bus_payloads = st.one_of(protobuf_payloads(), hostile_records().map(to_json_bytes),
-                         st.sampled_from([b"{", b"\xff\xfe", b"[]", b"null", b'{"extra": "{"}']))
-# JSON nested past the parser's recursion limit: #18 finding 4 (fixed on branch issue-18a), kept apart so
-# the rest of the campaign runs meanwhile.
+# JSON nested past the parser's recursion limit (#18 finding 4)
 DEEP = [deep(5000), '{"extra": ' + deep(5000) + "}", '{"extra": "' + deep(5000) + '"}']
+bus_payloads = st.one_of(protobuf_payloads(), hostile_records().map(to_json_bytes),
+                         st.sampled_from([b"{", b"\xff\xfe", b"[]", b"null", b'{"extra": "{"}',
+                                          *(text.encode() for text in DEEP)]))
 
 # Values for the CLI's options: a little of what each option means, and a lot of what it does not.
 option_values = st.one_of(nasty_text, st.sampled_from(

@@ -106,8 +106,6 @@ def spool_env(env: dict[str, str], fs: Tmpfs) -> None:
                 "AICO_CORE__LOGGING__PRODUCER__SPOOL_SEGMENT_MB": "1"})
 
 
-@pytest.mark.xfail(reason="waits on #18 finding 2: the sender thread dies on ENOSPC (fixed on branch issue-18a)",
-                   strict=False)
 def test_spool_disk_full_then_space_returns(env: dict[str, str], tmp_path: Path) -> None:
     """The producer's spool disk fills mid-stream: logging never raises; once space returns, each record is
     stored once or counted as dropped, and shipping resumes on its own."""
@@ -127,15 +125,13 @@ def test_spool_disk_full_then_space_returns(env: dict[str, str], tmp_path: Path)
             assert len(stored) == len(set(stored)), "no record stored twice"
             assert done["flushed"] is True, stats
             assert len(stored) + stats["dropped_total"] == 3000, stats  # stored, or counted with its reason
+            assert app.proc.wait(60) == 0
         finally:
             app.kill()
             backend.kill()
-        assert app.proc.returncode == 0
     no_traceback(backend.output())
 
 
-@pytest.mark.xfail(reason="waits on #18 finding 3: install() raises on a read-only spool (fixed on branch issue-18a)",
-                   strict=False)
 def test_spool_disk_read_only(env: dict[str, str], tmp_path: Path) -> None:
     """A producer starting on a read-only spool disk: install() and logging never raise, and its records ship."""
     with tmpfs(tmp_path / "spool", 16 * 1024) as fs:
@@ -148,9 +144,9 @@ def test_spool_disk_read_only(env: dict[str, str], tmp_path: Path) -> None:
                 done = app.wait_for("flushed", timeout=180)
                 assert done["flushed"] is True, done
                 assert indexes(env) == list(range(2000))
+                assert app.proc.wait(60) == 0
             finally:
                 app.kill()
-            assert app.proc.returncode == 0
 
 
 @pytest.mark.clock
