@@ -60,7 +60,7 @@ def hostile_records(draw: st.DrawFn) -> Any:
     kind = draw(st.integers(0, 3))
     if kind == 0:
         return draw(json_values)
-    base = good_record(-1)
+    base = {**good_record(-1), "message": "hostile", "extra": {"hostile": True}}
     for name in draw(st.lists(st.sampled_from(FIELDS), max_size=5)):
         base[name] = draw(json_values)
     for name in draw(st.lists(st.sampled_from(FIELDS), max_size=2)):
