@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-clock bench lint venv dev proto clean browser
+.PHONY: run test test-clock bench soak lint venv dev proto clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/store_insert.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/etl.py
+
+# Not in CI: everything at once with faults on a schedule (bench/soak.py), MINUTES long.
+MINUTES ?= 10
+soak: $(DEV_STAMP)
+	$(BIN)/python bench/soak.py --minutes $(MINUTES)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench

@@ -12,10 +12,10 @@ import pytest
 from test_zero_loss import count, indexes
 
 from aico.config import load_settings
+from faults_support import Tmpfs, tmpfs
 
 import etl_data
 from conftest import App
-from faults_support import Tmpfs, tmpfs
 from retention_support import seed_days, union_counts
 from support import Backend, run_aico, wait_until
 
@@ -152,7 +152,7 @@ def test_spool_disk_read_only(env: dict[str, str], tmp_path: Path) -> None:
 @pytest.mark.clock
 @pytest.mark.parametrize("fault", FAULTS)
 def test_archive_disk_fails(env: dict[str, str], tmp_path: Path, fault: str) -> None:
-    """Archiving onto a full or read-only disk: a one-line error, no day lost from the store; once mended, archived once."""
+    """Archiving onto a full or read-only disk: a one-line error, no day lost; once mended, each day archived once."""
     settings = load_settings(env=env)
     with tmpfs(tmp_path / "archive", 4 * 1024) as fs:
         env.update({"AICO_CORE__LOGGING__RETENTION__ARCHIVE_DIR": str(fs.path),
@@ -177,7 +177,7 @@ def test_archive_disk_fails(env: dict[str, str], tmp_path: Path, fault: str) -> 
 @pytest.mark.clock
 @pytest.mark.parametrize("fault", FAULTS)
 def test_analytics_disk_fails(env: dict[str, str], tmp_path: Path, fault: str) -> None:
-    """The ETL onto a full or read-only disk: a clear error, no traceback; once mended, every kept record loaded once."""
+    """The ETL onto a full or read-only disk: a one-line error; once mended, every kept record loaded once."""
     env["AICO_CORE__ANALYTICS__THREADS"] = "1"
     settings = load_settings(env=env)
     raws = etl_data.raw_records(3000)
@@ -195,7 +195,8 @@ def test_analytics_disk_fails(env: dict[str, str], tmp_path: Path, fault: str) -
         mend_disk(fs, ballast)
         again = run_aico(env, "analytics", "etl", "--json")
         assert again.returncode == 0, again.stderr
-        query = run_aico(env, "analytics", "query", "SELECT count(*) AS n, count(DISTINCT id) AS d FROM logs", "-o", "json")
+        query = run_aico(env, "analytics", "query", "SELECT count(*) AS n, count(DISTINCT id) AS d FROM logs",
+                         "-o", "json")
         assert query.returncode == 0, query.stderr
         kept = len(etl_data.kept(raws)) * 2
         assert json.loads(query.stdout) == [{"n": kept, "d": kept}]

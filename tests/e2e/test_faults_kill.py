@@ -20,8 +20,9 @@ import pytest
 from test_bridge_process import running_bridge
 from test_zero_loss import count, indexes
 
-from conftest import App, run_app
 from faults_support import campaign_seed, child_pid, rounds
+
+from conftest import App, run_app
 from support import Backend, run_aico, stamp, wait_until
 
 CORE = ("--plugins", "message_bus,log_consumer")

@@ -19,8 +19,8 @@ from test_spine import raw_publisher
 
 from aico.config import load_settings
 from aico.store import LogStore
-
 from hostile import bus_payloads, fuzz, good_record, hostile_records, json_values, to_json_bytes
+
 from support import Backend, home_env, run_aico, wait_until
 
 pytestmark = pytest.mark.clock  # records stamped relative to now

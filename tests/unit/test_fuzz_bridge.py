@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 from websockets.sync.client import connect
 
-from bridge_support import TOKEN, MemorySink, served
 from hostile import fuzz, good_record, hostile_records, json_values, nasty_text, to_json_bytes
+
+from bridge_support import TOKEN, MemorySink, served
 
 pytestmark = pytest.mark.clock  # records are stamped relative to now
 

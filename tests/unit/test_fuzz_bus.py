@@ -9,7 +9,6 @@ from hypothesis import given
 
 from aico.errors import ValidationError
 from aico.schema import wire
-
 from hostile import DEEP, bus_payloads, fuzz, good_record
 
 

@@ -18,7 +18,6 @@ from aico.errors import QueryError
 from aico.schema import normalize
 from aico.store import LogStore
 from aico.store.textquery import parse_text_query
-
 from hostile import config_texts, env_names, env_values, fuzz, good_record, key_bytes, nasty_text, option_values
 
 pytestmark = pytest.mark.clock  # records stamped relative to now; --since and --until read the clock
