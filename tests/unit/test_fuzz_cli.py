@@ -172,3 +172,19 @@ def test_any_key_file_bytes(run: Run, settings: Settings, name: str, data: bytes
         path.unlink()
         if old is not None:
             path.write_bytes(old)
+
+
+def test_found_by_the_campaign(run: Run, settings: Settings) -> None:
+    """What the fuzz campaign found, kept as plain cases: a NUL in a query, a surrogate in an argument,
+    a multi-line YAML error and a config file that is not UTF-8."""
+    code, out, err = run("logs", "ls", "-o", "jsonl", "--", "good\x003")
+    assert code == 0 and '"good 3"' in out, err  # NUL splits words, as the tokenizer does
+    code, _, err = run("logs", "sql", "\udcff")
+    assert code == 2 and "\\udcff" in err  # echoed escaped, not a UnicodeEncodeError
+    path = settings.home / "config" / "core.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for text, says in ((b"core: [", "line 1, column 8"), (b"\xff\xfe", "not UTF-8")):
+        path.write_bytes(text)
+        code, _, err = run("config", "show")
+        assert code == 2 and says in err and len(err.strip().splitlines()) == 1, err
+    path.unlink()
