@@ -24,6 +24,7 @@ class MemorySink:
     def __init__(self) -> None:
         self.records: list[Record] = []
         self.full = False
+        self.counters: Any = None
 
     def offer_many(self, records: Sequence[Record]) -> bool:
         if self.full:
@@ -40,8 +41,11 @@ def served(home: Path, **bridge: Any) -> Iterator[tuple[str, MemorySink]]:
     """(base url, sink) of a bridge running until the block ends."""
     settings = load_settings(home=home, env={}, overrides={"core": {"bridge": {"cors_origins": [ORIGIN], **bridge}}})
     sink = MemorySink()
-    server = BridgeServer(create_app(settings, sink, TOKEN), "127.0.0.1", 0,
-                          ws_max_size=settings.core.bridge.max_body_bytes)
+    cfg = settings.core.bridge
+    app = create_app(settings, sink, TOKEN)
+    sink.counters = app.state.intake.counters  # the bridge's figures, for tests that check what was counted
+    server = BridgeServer(app, "127.0.0.1", 0, ws_max_size=cfg.max_body_bytes,
+                          request_timeout_s=cfg.request_timeout_s, keep_alive_s=cfg.keep_alive_s)
     server.start()
     try:
         yield server.url, sink

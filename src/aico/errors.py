@@ -13,6 +13,7 @@
         +-- UnauthorizedError      no or a wrong bearer token (401)
         +-- PayloadTooLargeError   a body, batch or message past its configured limit (413)
         +-- OverloadedError        the producer's bounds are reached: send again later (429)
+        +-- ClientGoneError        the client disconnected before its body was read (counted, 499)
 
 Each carries ``exit_code`` (for the CLI) and ``http_status`` (for the bridge), mapped in
 one place by each of them.
@@ -89,6 +90,10 @@ class UnauthorizedError(BridgeError):
 
 class PayloadTooLargeError(BridgeError):
     http_status = 413
+
+
+class ClientGoneError(BridgeError):
+    http_status = 499  # nginx's "client closed request": nobody reads the answer
 
 
 class OverloadedError(BridgeError):

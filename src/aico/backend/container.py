@@ -44,7 +44,9 @@ class Container:
             except AicoError as exc:
                 self.state = "failed"
                 self.stop()
-                raise BackendError(f"plugin {name} failed to start: {exc}") from exc
+                failed = BackendError(f"plugin {name} failed to start: {exc}")
+                failed.exit_code = exc.exit_code  # a wrong key stays exit 3, a bad config 2
+                raise failed from exc
             self.plugins.append(plugin)
             _say(f"plugin {name} started")
         self.state = "running"

@@ -16,7 +16,7 @@ from aico.bridge.auth import TokenCheck
 from aico.bridge.intake import Intake, Sink, field_errors
 from aico.bridge.models import component_schemas
 from aico.config.settings import Settings
-from aico.errors import AicoError, FieldError, OverloadedError, UnauthorizedError, ValidationError
+from aico.errors import AicoError, ClientGoneError, FieldError, OverloadedError, UnauthorizedError, ValidationError
 
 TITLE = "aico frontend bridge"
 
@@ -51,7 +51,9 @@ def _aico_error(request: Request, exc: AicoError) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, OverloadedError):
         headers["Retry-After"] = str(exc.retry_after_s)
-    if exc.http_status not in (429,):
+    if isinstance(exc, ClientGoneError):
+        request.app.state.intake.counters.disconnects += 1
+    elif exc.http_status not in (429,):
         request.app.state.intake.counters.refused += 1
     return JSONResponse(body, status_code=exc.http_status, headers=headers)
 

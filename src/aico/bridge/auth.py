@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 
 from aico.config.settings import Settings
-from aico.errors import UnauthorizedError
+from aico.errors import BridgeError, UnauthorizedError
 from aico.store.keys import write_secret_file
 
 TOKEN_FILE = "bridge.token"
@@ -23,6 +23,9 @@ def load_token(settings: Settings, *, create: bool = True) -> str:
         text = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "it holds bytes that are not text"
+        raise BridgeError(f"cannot read the bridge token {path}: {why}; delete it to make a new one") from None
     if text:
         return text
     if not create:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from aico.config.settings import Bridge
-from aico.errors import BridgeError, FieldError, PayloadTooLargeError, ValidationError
+from aico.errors import BridgeError, ClientGoneError, FieldError, PayloadTooLargeError, ValidationError
 from aico.schema.jsondepth import MAX_JSON_DEPTH, cut_deeper_than, too_deep
 from aico.schema.record import loads
 
@@ -32,11 +32,14 @@ async def read_body(request: Request, cfg: Bridge) -> bytes:
         raise body_too_large(int(length), cfg)
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise body_too_large(f"more than {limit}", cfg)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise body_too_large(f"more than {limit}", cfg)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientGoneError(f"client disconnected after {size} bytes of its body") from None
     body = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):

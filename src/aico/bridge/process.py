@@ -49,7 +49,8 @@ class Bridge:
                                  relay_prefix=RELAY_PREFIX).start()
         app = create_app(self.settings, self.producer, token)
         self.intake = app.state.intake
-        self.server = BridgeServer(app, self.cfg.host, self.cfg.port, ws_max_size=self.cfg.max_body_bytes)
+        self.server = BridgeServer(app, self.cfg.host, self.cfg.port, ws_max_size=self.cfg.max_body_bytes,
+                                   request_timeout_s=self.cfg.request_timeout_s, keep_alive_s=self.cfg.keep_alive_s)
         self.server.start()
 
     def stop(self) -> None:

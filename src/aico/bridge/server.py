@@ -10,6 +10,7 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
+from aico.bridge.timeouts import timed_protocol
 from aico.errors import BackendError
 from aico.logging.guard import infrastructure_thread
 
@@ -17,16 +18,25 @@ START_TIMEOUT_S = 15.0
 
 
 class BridgeServer:
-    def __init__(self, app: FastAPI, host: str, port: int, *, ws_max_size: int) -> None:
+    def __init__(self, app: FastAPI, host: str, port: int, *, ws_max_size: int, request_timeout_s: float = 30.0,
+                 keep_alive_s: float = 5.0) -> None:
         self.host = host
         self.port = port
+        self.timeouts = 0  # connections closed for not sending a whole request in time
         self.config = uvicorn.Config(
             app, log_config=None, access_log=False, log_level="warning", lifespan="off",
             server_header=False, ws_max_size=ws_max_size, timeout_graceful_shutdown=5,
+            http=timed_protocol(request_timeout_s, self._timed_out), timeout_keep_alive=max(1, round(keep_alive_s)),
         )
+        self._intake = getattr(getattr(app, "state", None), "intake", None)
         self.server = uvicorn.Server(self.config)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+
+    def _timed_out(self) -> None:
+        self.timeouts += 1
+        if self._intake is not None:
+            self._intake.counters.timeouts += 1
 
     def start(self) -> None:
         """Bind (a clear error if the port is taken), serve in a thread, return once it answers."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from aico.backend.container import Container
 from aico.cli.common import settings
+from aico.errors import AicoError
+from aico.store import LogStore
 
 app = typer.Typer(help="Run the backend: message bus broker, log consumer and the other plugins.",
                   no_args_is_help=True)
@@ -19,4 +23,9 @@ def start(
     """Start the backend in the foreground; Ctrl-C (or SIGTERM) stops it cleanly."""
     s = settings()
     names = [p.strip() for p in plugins.split(",") if p.strip()] if plugins else None
+    if s.home.exists() and not os.access(s.home, os.W_OK):
+        raise AicoError(f"{s.home} is read-only: the backend writes its store, spool and status there")
+    if s.database_path.exists():  # a wrong or missing key is one line and exit 3, before any plugin starts
+        with LogStore.open(s):
+            pass
     Container(s, names, name).run_forever()

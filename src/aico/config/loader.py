@@ -73,7 +73,7 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
                 raise ConfigError(f"environment variable {name}: conflicts with another override")
         try:
             node[parts[-1]] = yaml.safe_load(raw) if raw != "" else ""
-        except (yaml.YAMLError, RecursionError) as exc:
+        except (ValueError, yaml.YAMLError, RecursionError) as exc:
             raise ConfigError(f"environment variable {name}: not a valid value: {yaml_problem(exc)}") from exc
     return tree
 

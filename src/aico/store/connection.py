@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import libsql
 
@@ -17,25 +19,61 @@ Connection = Any  # libsql.Connection has no importable type
 PAGE_SIZE = 16384
 
 
-def open_database(path: Path, key: str, *, create: bool = False, synchronous: str = "NORMAL",
-                  read_only: bool = False) -> Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, with a busy timeout."""
-    if not create and not path.exists():
-        raise StoreError(f"no log store at {path}; start the backend once (aico backend start) to create it")
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _read_only_fs(path: Path) -> bool:
+    """Whether the folder of ``path`` cannot be written (a read-only mount, or no permission)."""
+    folder = path.parent
     try:
-        conn = libsql.connect(str(path), encryption_key=key, isolation_level=None)
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(folder, os.W_OK)
+
+
+def _read_only_note(path: Path) -> str:
+    return f" ({path.parent} is read-only)" if _read_only_fs(path) else ""
+
+
+def _connect(target: str, key: str, shown: str) -> Connection:
+    """A checked connection to ``target`` (a path or a ``file:`` URI); ``shown`` names it in errors."""
+    try:
+        conn = libsql.connect(target, encryption_key=key, isolation_level=None)
     except ValueError as exc:
-        raise StoreError(f"cannot open {path}: {exc}") from exc
+        raise StoreError(f"cannot open {shown}: {exc}") from exc
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
     except ValueError as exc:
         conn.close()
         if "not a database" in str(exc):
             raise EncryptionKeyError(
-                f"cannot open {path}: wrong encryption key (or not an aico database)"
+                f"cannot open {shown}: wrong encryption key (or not an aico database)"
             ) from exc
-        raise StoreError(f"cannot open {path}: {exc}") from exc
+        raise StoreError(f"cannot open {shown}: {exc}") from exc
+    return conn
+
+
+def open_database(path: Path, key: str, *, create: bool = False, synchronous: str = "NORMAL",
+                  read_only: bool = False) -> Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, with a busy timeout.
+
+    A reader on a read-only file system (a read-only ``AICO_HOME``) still reads: SQLite cannot
+    make the WAL's shared-memory file there, so the file is opened as immutable (nobody can
+    write it there anyway). A writer there gets an error that names the cause.
+    """
+    if not create and not path.exists():
+        raise StoreError(f"no log store at {path}; start the backend once (aico backend start) to create it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot make {path.parent}: {exc.strerror}{_read_only_note(path)}") from exc
+    try:
+        conn = _connect(str(path), key, str(path))
+    except EncryptionKeyError:
+        raise
+    except StoreError as exc:
+        if not (read_only and _read_only_fs(path)):
+            raise StoreError(f"{exc}{_read_only_note(path)}") from exc
+        conn = _connect(f"file:{quote(str(path))}?immutable=1", key, str(path))
     try:
         conn.execute("PRAGMA busy_timeout=10000")
         if create:  # both only take effect on a new file
@@ -49,5 +87,5 @@ def open_database(path: Path, key: str, *, create: bool = False, synchronous: st
             conn.execute("PRAGMA query_only=ON")
     except ValueError as exc:
         conn.close()
-        raise StoreError(f"cannot configure {path}: {exc}") from exc
+        raise StoreError(f"cannot configure {path}: {exc}{_read_only_note(path)}") from exc
     return conn

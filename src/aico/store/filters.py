@@ -69,6 +69,8 @@ class LogFilter:
             return re.compile(self.grep, flags)
         except re.error as exc:
             raise QueryError(f"--grep: not a regular expression: {exc}") from None
+        except RecursionError:
+            raise QueryError("--grep: not a regular expression: nested too deep") from None
 
     @cached_property
     def text_query(self) -> TextQuery | None:

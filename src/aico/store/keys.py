@@ -43,6 +43,12 @@ def _read_file(path: Path) -> str | None:
         return None
     except OSError as exc:
         raise EncryptionKeyError(f"cannot read key file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise EncryptionKeyError(f"key file {path} is not a key (it holds bytes that are not text): "
+                                 "restore the key file, or set the key in the environment") from None
+    if not text.isprintable():
+        raise EncryptionKeyError(f"key file {path} is not a key (it holds control characters): "
+                                 "restore the key file, or set the key in the environment")
     return text or None
 
 

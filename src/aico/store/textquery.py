@@ -142,10 +142,14 @@ class _Parser:
         if kind == "paren":
             if text == ")":
                 raise self._fail("unexpected ')'")
+            self.depth = getattr(self, "depth", 0) + 1
+            if self.depth > MAX_PARENS:
+                raise self._fail(f"parentheses nested deeper than {MAX_PARENS}")
             node = self._or()
             if self._peek() != ("paren", ")"):
                 raise self._fail("missing ')'")
             self.pos += 1
+            self.depth -= 1
             return node
         if kind == "bare" and text in OPERATORS:
             raise self._fail(f"{text} needs a term on its left" if text != "NOT" else "NOT needs a term on its left"
@@ -153,12 +157,16 @@ class _Parser:
         prefix = text.endswith("*")
         body = text.rstrip("*")
         if kind == "quote":
-            body = body[1:-1] if body.endswith('"') and len(body) > 1 else body[1:]
-            body = body.replace('""', '"')
+            if not (body.endswith('"') and len(body) > 1):
+                raise self._fail(f"unterminated quote {text!r} (close it with \")")
+            body = body[1:-1].replace('""', '"')
         words = tokens(body)
         if not words:
             raise self._fail(f"{text!r} has no words to search for")
         return Phrase(body, tuple(words), prefix)
+
+
+MAX_PARENS = 64
 
 
 @dataclass(frozen=True)

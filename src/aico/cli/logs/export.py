@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from aico.cli.common import console, open_reader
 from aico.cli.logs.options import filter_options
 from aico.cli.output import FIELDS, Output, Renderer
-from aico.errors import QueryError
+from aico.errors import AicoError, QueryError
 from aico.store.filters import LogFilter
 
 PAGE = 5000
@@ -122,6 +122,12 @@ def export(
     if destination == "-" and chosen is Format.parquet:
         raise QueryError("--format: parquet needs a file, not standard output")
     flt = replace(flt, limit=limit)
+    if destination != "-":
+        folder = Path(destination).parent
+        if not folder.is_dir():
+            raise AicoError(f"cannot export to {destination}: no folder {folder} (make it first)")
+        if Path(destination).is_dir():
+            raise AicoError(f"cannot export to {destination}: it is a folder; name a file in it")
     err = console(stderr=True)
     show_progress = sys.stderr.isatty() and destination != "-"
     with open_reader() as store:
@@ -147,6 +153,8 @@ def export(
                     with _private(partial, binary=False) as fh:
                         count = _write_text(rows, fh, chosen, tick)
                 os.replace(partial, target)
+            except OSError as exc:  # a full or read-only disk, no permission: one line, nothing half-written
+                raise AicoError(f"cannot export to {destination}: {exc.strerror or exc}") from exc
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     partial.unlink()
