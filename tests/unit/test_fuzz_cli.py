@@ -152,8 +152,6 @@ def test_any_key_file_text(run: Run, settings: Settings, name: str, text: str) -
             path.write_bytes(old)
 
 
-@pytest.mark.xfail(reason="waits on #18 finding 7: a key file with non-UTF-8 bytes gives a traceback "
-                          "(fixed on branch issue-18a)", strict=False)
 @fuzz(examples=20)
 @given(name=st.sampled_from(sorted(KEY_COMMANDS)), data=key_bytes)
 def test_any_key_file_bytes(run: Run, settings: Settings, name: str, data: bytes) -> None:
@@ -185,3 +183,18 @@ def test_found_by_the_campaign(run: Run, settings: Settings) -> None:
         code, _, err = run("config", "show")
         assert code == 2 and says in err and len(err.strip().splitlines()) == 1, err
     path.unlink()
+
+
+@pytest.mark.parametrize("value", ["99999999999d", "3000000d", "0001-01-01", "9999-12-31T23:59:59-05:00"])
+def test_times_outside_the_calendar(run: Run, value: str) -> None:
+    """A --since past what a calendar holds (found by the campaign: OverflowError) is a one-line error, status 2."""
+    code, _, err = run("logs", "count", "--since", value)
+    one_line_error(code, err)
+    assert code == 2 and "--since" in err
+
+
+def test_a_filter_value_that_is_not_utf8(run: Run) -> None:
+    """A filter or QUERY argument of bytes that are not UTF-8 (found by the campaign: a store error) is exit 2."""
+    for args in (("--module", "\udcff"), ("--", "a\udcffb")):
+        code, _, err = run("logs", "ls", *args)
+        assert code == 2 and "not valid text" in err, err
