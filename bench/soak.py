@@ -76,6 +76,8 @@ def role(cmd: str) -> str:
         if marker in cmd:
             return name
     words = cmd.split()
+    if "aico" in " ".join(words[:2]) and "backend" in words:
+        return "backend"
     if "-m" in words[:-1]:
         return words[words.index("-m") + 1]
     if "-c" in words:
@@ -218,7 +220,10 @@ class Soak:
             if args[1] in ("ls", "count"):
                 self.search_ms.append((time.monotonic() - t0) * 1000)
             if "Traceback" in done.stderr:
-                self.counters[f"traceback: aico {' '.join(args[:2])}"] += 1
+                last = done.stderr.strip().splitlines()[-1][:160]
+                self.counters[f"traceback: aico {' '.join(args[:2])}: {last}"] += 1
+                with (self.home.parent / f"soak-traceback-{os.getpid()}.txt").open("a") as fh:
+                    fh.write(f"aico {' '.join(args)}\n{done.stderr}\n")
             if done.returncode != 0:
                 self.counters[f"exit {done.returncode}: aico {' '.join(args[:2])}"] += 1
 
@@ -234,7 +239,8 @@ class Soak:
         procs += [(f"producer {name}", s["proc"].pid) for name, s in self.producers.items()]
         for name, pid in procs:
             rss, hwm = memory_kb(pid)
-            self.peak[name] = max(self.peak[name], rss, hwm)
+            if name and (rss or hwm):
+                self.peak[name] = max(self.peak[name], rss, hwm)
 
     # -- faults ---------------------------------------------------------------------------------
     def inject(self, fault: str) -> None:
@@ -379,11 +385,9 @@ class Soak:
             for k, inc in enumerate(state["incarnations"]):
                 row = rows.get(k, {"n": 0, "d": 0, "top": None})
                 stored = int(row["d"])
-                if inc["killed"]:  # a prefix of its block, at least what it had acknowledged
+                if inc["killed"]:  # a prefix of its block: no holes (its tail may have died unspooled with it)
                     span = (int(row["top"]) - inc["first"] + 1) if row["top"] is not None else 0
-                    holes = span - stored
-                    short = max(0, inc["acknowledged"] - span)
-                    missing = holes + short
+                    missing = span - stored
                 else:
                     missing = inc["total"] - stored
                 incarnations.append({"logged": inc["total"] if not inc["killed"] else "killed", "stored": stored,

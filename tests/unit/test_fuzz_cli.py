@@ -59,7 +59,7 @@ OPTIONS = ["--since", "--until", "--level", "--module", "--subsystem", "--topic"
            "--trace-id", "--session-id", "--origin", "--grep", "--limit", "--output"]
 
 
-@fuzz(examples=120)
+@fuzz(examples=40)
 @given(option=st.sampled_from(OPTIONS), value=option_values, command=st.sampled_from(["ls", "count", "stats"]))
 def test_any_option_value(run: Run, option: str, value: str, command: str) -> None:
     """Any value of any filter option of `logs ls|count|stats`: results, or a one-line error with status 2."""
@@ -69,7 +69,7 @@ def test_any_option_value(run: Run, option: str, value: str, command: str) -> No
     one_line_error(code, err)
 
 
-@fuzz(examples=120)
+@fuzz(examples=40)
 @given(query=nasty_text)
 def test_any_query_text(run: Run, query: str) -> None:
     """Any QUERY text: matches, or a one-line error with status 2 (never a traceback, never silence on a bad one)."""
@@ -91,7 +91,7 @@ def test_unterminated_phrase(run: Run, query: str) -> None:
     assert code == 2
 
 
-@fuzz(examples=60)
+@fuzz(examples=25)
 @given(sql=st.one_of(nasty_text, st.sampled_from(
     ["SELECT", "select * from nope", "select 1;select 2", "PRAGMA key='x'", "ATTACH 'x' AS y",
      "delete from logs", "with x as (delete from logs) select 1", "select zeroblob(1e12)",
@@ -103,7 +103,7 @@ def test_any_sql_text(run: Run, sql: str) -> None:
     assert run("logs", "count")[1].strip().endswith("20")
 
 
-@fuzz(examples=40)
+@fuzz(examples=20)
 @given(text=config_texts())
 def test_any_config_file(run: Run, settings: Settings, text: str) -> None:
     """Any $AICO_HOME/config/core.yaml: `aico config show` works or says what is wrong in one line (status 2)."""
@@ -117,7 +117,7 @@ def test_any_config_file(run: Run, settings: Settings, text: str) -> None:
         path.unlink()
 
 
-@fuzz(examples=40)
+@fuzz(examples=20)
 @given(name=env_names, value=env_values)
 def test_any_environment_value(run: Run, monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     """Any value of an AICO_ setting in the environment: `aico config show` works or names it in one line."""
@@ -135,7 +135,7 @@ KEY_COMMANDS = {"db.key": ("logs", "count"), "bridge.token": ("bridge", "token")
                 "archive.key": ("logs", "archive", "ls"), "analytics.key": ("analytics", "report")}
 
 
-@fuzz(examples=40)
+@fuzz(examples=15)
 @given(name=st.sampled_from(sorted(KEY_COMMANDS)), text=st.text(max_size=80))
 def test_any_key_file_text(run: Run, settings: Settings, name: str, text: str) -> None:
     """A key file holding any text: the command works, or says in one line the key is wrong (never a traceback)."""
@@ -152,7 +152,7 @@ def test_any_key_file_text(run: Run, settings: Settings, name: str, text: str) -
             path.write_bytes(old)
 
 
-@fuzz(examples=20)
+@fuzz(examples=10)
 @given(name=st.sampled_from(sorted(KEY_COMMANDS)), data=key_bytes)
 def test_any_key_file_bytes(run: Run, settings: Settings, name: str, data: bytes) -> None:
     """A key file holding any bytes at all: the command works, or a one-line error (never a traceback)."""
