@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: run test test-clock bench soak lint venv dev proto clean browser
 
@@ -17,6 +18,10 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 $(DEV_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+$(BENCH_STAMP): $(DEV_STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	touch $@
 
 venv: $(STAMP)
@@ -61,13 +66,16 @@ browser:
 	  fi; \
 	fi
 
-bench: $(DEV_STAMP)
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retention.py
 	$(BIN)/python bench/bridge.py
+	$(BIN)/python bench/otlp.py
 	$(BIN)/python bench/store_insert.py
 	$(BIN)/python bench/query.py
+	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/etl.py
+	$(BIN)/python bench/privacy.py
 
 # Not in CI: everything at once with faults on a schedule (bench/soak.py), MINUTES long.
 MINUTES ?= 10

@@ -30,10 +30,11 @@ def free_ports(n: int) -> list[int]:
 
 def case_env(home: Path, **overrides: str) -> dict[str, str]:
     """An environment for a backend in ``home`` on free bus and bridge ports, no OS keyring."""
-    pub, sub, bridge = free_ports(3)
+    pub, sub, bridge, dashboard = free_ports(4)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AICO_")}
     env.update({"AICO_HOME": str(home), "AICO_CORE__MESSAGE_BUS__PUB_PORT": str(pub),
                 "AICO_CORE__MESSAGE_BUS__SUB_PORT": str(sub), "AICO_CORE__BRIDGE__PORT": str(bridge),
+                "AICO_CORE__DASHBOARD__PORT": str(dashboard),
                 "AICO_CORE__SECURITY__KEYRING": "false"})
     env.update(overrides)
     return env

@@ -63,13 +63,14 @@ def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: floa
 
 def home_env(home: Path, **extra: str) -> dict[str, str]:
     """An environment for an isolated AICO_HOME on free ports."""
-    pub, sub, bridge = free_ports(3)
+    pub, sub, bridge, dashboard = free_ports(4)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AICO_")}
     env.update({
         "AICO_HOME": str(home),
         "AICO_CORE__MESSAGE_BUS__PUB_PORT": str(pub),
         "AICO_CORE__MESSAGE_BUS__SUB_PORT": str(sub),
         "AICO_CORE__BRIDGE__PORT": str(bridge),
+        "AICO_CORE__DASHBOARD__PORT": str(dashboard),
         "AICO_CORE__SECURITY__KEYRING": "false",
         "PYTHONUNBUFFERED": "1",
     })

@@ -7,13 +7,15 @@
     +-- StoreError                 libSQL failures, translated at the store boundary
     |   +-- EncryptionKeyError     wrong or missing database key
     |   +-- ReadOnlyQueryError     a query that would write, where only reads are allowed
-    +-- QueryError                 a bad filter, time expression or query from a reader
+    +-- QueryError                 a bad filter, time expression or query from a reader (400, field named)
     +-- BackendError               the backend container or a plugin failed to start/stop
     +-- BridgeError                a request the frontend bridge refuses as a whole
         +-- UnauthorizedError      no or a wrong bearer token (401)
         +-- PayloadTooLargeError   a body, batch or message past its configured limit (413)
         +-- OverloadedError        the producer's bounds are reached: send again later (429)
         +-- ClientGoneError        the client disconnected before its body was read (counted, 499)
+        +-- UnsupportedMediaError  a body in a content type the route does not take (415)
+    +-- ExportError                the OTLP exporter cannot reach or is refused by its endpoint
 
 Each carries ``exit_code`` (for the CLI) and ``http_status`` (for the bridge), mapped in
 one place by each of them.
@@ -72,8 +74,14 @@ class ReadOnlyQueryError(StoreError):
 
 
 class QueryError(AicoError):
+    """``field`` names the query parameter at fault, where the reader is an API (the dashboard's)."""
+
     exit_code = 2
     http_status = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
 
 
 class BackendError(AicoError):
@@ -102,3 +110,13 @@ class OverloadedError(BridgeError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(message)
+
+
+class UnsupportedMediaError(BridgeError):
+    """A body in a content type the route does not take."""
+    http_status = 415
+
+
+class ExportError(AicoError):
+    """The OTLP exporter's endpoint is unreachable or refuses a batch."""
+    http_status = 502

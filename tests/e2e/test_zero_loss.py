@@ -117,6 +117,9 @@ def test_clean_exit_with_the_bus_down_keeps_records_for_next_start(env: dict[str
 
 def test_million_record_burst_with_bounded_memory(env: dict[str, str]) -> None:
     """1,000,000 records as fast as one process can log them: none lost, producer memory stays bounded."""
+    # A million records take ~700 MB in the store: past the default size cap (100 MB), the retention
+    # check (every 60 s) archives them early on a slow machine, and the live count is then short.
+    env = {**env, "AICO_CORE__LOGGING__RETENTION__MAX_SIZE_MB": "100000"}
     with Backend(env):
         out = run_app(env, "--records", "1000000", "--threads", "2", "--flush", "300", "--progress", "1", timeout=600)
         trace = [(p["rss_kb"] // 1024, p["progress"]["queued"], p["progress"]["backlog"], p["progress"]["inflight"],

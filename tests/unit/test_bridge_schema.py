@@ -9,12 +9,17 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from aico.bridge.app import create_app
 from aico.config import load_settings
 
 from bridge_support import TOKEN, MemorySink, served
+
+# OTLP protobuf bodies for POST /v1/logs: a valid request, an empty one, or any bytes
+schemathesis.openapi.media_type("application/x-protobuf", st.sampled_from([
+    bytes.fromhex("0a16121412120911000000000000002a070a0568656c6c6f"), b""]) | st.binary(max_size=64))
 
 SCHEMA = schemathesis.openapi.from_dict(
     create_app(load_settings(home=Path(tempfile.gettempdir()), env={}), MemorySink(), TOKEN).openapi()

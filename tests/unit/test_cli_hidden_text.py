@@ -22,6 +22,8 @@ from aico.store.filters import LogFilter
 
 from support import stamp
 
+pytestmark = pytest.mark.clock  # records stamped relative to now, read back with --since: run again shifted
+
 MESSAGE = "user ok\x00 AND ADMIN PASSWORD RESET"
 MODULE = "api\x00.evil"
 ESC = "colour \x1b[2J\x1b[31mwiped\r"

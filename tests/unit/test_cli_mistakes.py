@@ -17,6 +17,8 @@ from aico.store import LogStore
 
 from support import run_aico, stamp
 
+pytestmark = pytest.mark.clock  # records stamped relative to now, read back with --since: run again shifted
+
 
 @pytest.fixture
 def home(settings: Settings, env: dict[str, str]) -> Iterator[dict[str, str]]:

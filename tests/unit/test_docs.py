@@ -27,3 +27,16 @@ def test_each_logs_command_has_help_and_is_in_the_readme(name: str) -> None:
         if param.param_type_name == "option":
             assert (getattr(param, "help", "") or "").strip(), f"aico logs {name} {param.opts[0]} has no help"
     assert f"aico logs {name}" in README, f"README.md does not show `aico logs {name}`"
+
+
+def test_the_opentelemetry_section_documents_every_export_setting() -> None:
+    """README's OpenTelemetry section names the route, the mapping, the plugin and each core.otlp_export key."""
+    from aico.config.settings import OtlpExport
+
+    section = README.split("## OpenTelemetry", 1)[1].split("\n## ", 1)[0]
+    for needle in ("POST /v1/logs", "partial_success", "Idempotency-Key", "log_otlp_export", "structlog_processor",
+                   "loguru_sink", "severity_number", "service.name", "exception.stacktrace"):
+        assert needle in section, needle
+    for key in OtlpExport.model_fields:
+        assert f"`{key}`" in section or f"{key}:" in section, f"core.otlp_export.{key} is not in the README"
+    assert "OpenTelemetry Collector" in README.split("## Design notes", 1)[1]

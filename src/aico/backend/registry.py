@@ -14,6 +14,8 @@ PLUGINS: dict[str, str] = {
     "log_bridge": "aico.bridge.plugin:create",
     "log_retention": "aico.retention.plugin:create",
     "log_analytics": "aico.analytics.plugin:create",
+    "log_dashboard": "aico.dashboard.plugin:create",
+    "log_otlp_export": "aico.otlp.plugin:create",
 }
 
 

@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from aico import __version__
-from aico.bridge import routes, websocket
+from aico.bridge import otlp, routes, websocket
 from aico.bridge.auth import TokenCheck
 from aico.bridge.intake import Intake, Sink, field_errors
 from aico.bridge.models import component_schemas
@@ -29,13 +29,15 @@ def create_app(settings: Settings, sink: Sink, token: str) -> FastAPI:
     app.state.tokens = TokenCheck(token)
     app.add_middleware(
         CORSMiddleware, allow_origins=list(settings.core.bridge.cors_origins), allow_credentials=False,
-        allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "Content-Encoding", "Idempotency-Key"],
         expose_headers=["Retry-After"], max_age=600,
     )
     app.add_exception_handler(AicoError, _aico_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_error)  # type: ignore[arg-type]
     app.include_router(routes.router)
     app.include_router(routes.authorized)
+    app.include_router(otlp.router)
     app.include_router(websocket.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

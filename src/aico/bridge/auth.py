@@ -19,6 +19,14 @@ def token_path(settings: Settings) -> Path:
 def load_token(settings: Settings, *, create: bool = True) -> str:
     """The token in ``keys/bridge.token``; made there first if missing and ``create`` is true."""
     path = token_path(settings)
+    text = token_in(path, create=create)
+    if not text:
+        raise UnauthorizedError(f"no bridge token yet at {path}: start the backend once (or run `aico bridge token`)")
+    return text
+
+
+def token_in(path: Path, *, create: bool = True) -> str:
+    """The token kept in ``path`` (0600), made there first if missing and ``create`` is true, else ''."""
     try:
         text = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
@@ -26,10 +34,8 @@ def load_token(settings: Settings, *, create: bool = True) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else "it holds bytes that are not text"
         raise BridgeError(f"cannot read the bridge token {path}: {why}; delete it to make a new one") from None
-    if text:
+    if text or not create:
         return text
-    if not create:
-        raise UnauthorizedError(f"no bridge token yet at {path}: start the backend once (or run `aico bridge token`)")
     try:
         write_secret_file(path, secrets.token_urlsafe(32))
     except FileExistsError:

@@ -49,6 +49,7 @@ class Counters:
         self.errors = 0  # unexpected errors: a 500 or a WebSocket close 1011 (never a dropped connection)
         self.disconnects = 0  # clients gone before their body was read whole
         self.timeouts = 0  # connections closed for not sending a whole request within request_timeout_s
+        self.otlp_requests = 0  # OTLP exports taken (POST /v1/logs); their records count in accepted/rejected
 
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))

@@ -29,16 +29,20 @@ RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 STEADY_S = 60.0  # a process that ran this long resets the restart delay
 
 
-def _say(message: str) -> None:
-    print(f"[aico bridge] {message}", file=sys.stderr, flush=True)
+def _say(message: str, label: str = "bridge") -> None:
+    print(f"[aico {label}] {message}", file=sys.stderr, flush=True)
 
 
 class LogBridgePlugin:
+    """A server in a child process, started, watched and restarted; the dashboard's plugin reuses it."""
+
     name = "log_bridge"
+    label = "bridge"
+    process_module = "aico.bridge.process"
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.cfg = settings.core.bridge
+        self.cfg: Any = settings.core.bridge
         self.port = self.cfg.port
         self.proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -61,7 +65,7 @@ class LogBridgePlugin:
             reason = self._error or ("timeout" if self._alive() else f"exit code {self._exit_code()}")
             self._state = "failed"
             self.stop()
-            raise BackendError(f"log bridge cannot start: {reason}")
+            raise BackendError(f"log {self.label} cannot start: {reason}")
         self._state = "running"
 
     def stop(self) -> None:
@@ -75,7 +79,7 @@ class LogBridgePlugin:
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                _say(f"the bridge process did not stop within {timeout:.0f} s: killed")
+                _say(f"the {self.label} process did not stop within {timeout:.0f} s: killed", self.label)
                 proc.kill()
                 proc.wait(10)
         if self._watcher is not None and self._watcher is not threading.current_thread():
@@ -104,7 +108,7 @@ class LogBridgePlugin:
         self._ready.clear()
         self._error = None
         self._child = {}
-        proc = subprocess.Popen([sys.executable, "-m", "aico.bridge.process"],
+        proc = subprocess.Popen([sys.executable, "-m", self.process_module],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None)
         assert proc.stdin is not None
         try:
@@ -113,7 +117,7 @@ class LogBridgePlugin:
         except BrokenPipeError:
             pass  # it died at once: the watcher sees its end
         self.proc = proc
-        self._watcher = threading.Thread(target=self._watch, args=(proc,), name="aico-bridge-watch", daemon=True)
+        self._watcher = threading.Thread(target=self._watch, args=(proc,), name=f"aico-{self.label}-watch", daemon=True)
         self._watcher.start()
 
     def _watch(self, proc: subprocess.Popen[bytes]) -> None:
@@ -143,7 +147,7 @@ class LogBridgePlugin:
         self._quick_exits += 1
         self.restarts += 1
         reason = f": {self._error}" if self._error else ""
-        _say(f"the bridge process exited (code {code}{reason}); starting it again in {delay:.0f} s")
+        _say(f"the {self.label} process exited (code {code}{reason}); starting it again in {delay:.0f} s", self.label)
         if self._stopping.wait(delay):
             return
         with self._lock:

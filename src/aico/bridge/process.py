@@ -20,7 +20,8 @@ import os
 import select
 import signal
 import sys
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, Any, Protocol
 
 from aico.bridge.app import create_app
 from aico.bridge.auth import load_token
@@ -85,32 +86,48 @@ def stdin_closed(timeout: float) -> bool:
     return bool(readable) and os.read(0, 4096) == b""
 
 
-def main() -> int:
+class Service(Protocol):
+    """What ``serve`` runs in a child process: the bridge here, the dashboard (``aico.dashboard.process``)."""
+
+    settings: Settings
+    server: BridgeServer | None
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def status(self) -> dict[str, Any]: ...
+
+
+def serve(make: Callable[[Settings], Service], label: str) -> int:
+    """The child's life on the pipe protocol above: start, say ready (or why not), report, stop at end of file."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = os.fdopen(os.dup(1), "w")  # the protocol's own channel: a stray print goes to stderr instead
     os.dup2(2, 1)
-    bridge = Bridge(Settings.model_validate_json(sys.stdin.buffer.readline()))
+    service = make(Settings.model_validate_json(sys.stdin.buffer.readline()))
     try:
-        bridge.start()
+        service.start()
     except Exception as exc:  # a port in use, a spool held elsewhere, a bug: the plugin says why
-        bridge.stop()
+        service.stop()
         say(out, {"error": str(exc) if isinstance(exc, AicoError) else f"{type(exc).__name__}: {exc}"})
         return 3
-    assert bridge.server is not None
-    say(out, {"ready": {"port": bridge.server.port}})
-    interval = bridge.settings.core.backend.status_interval_ms / 1000
+    assert service.server is not None
+    say(out, {"ready": {"port": service.server.port}})
+    interval = service.settings.core.backend.status_interval_ms / 1000
     while True:
-        status = bridge.status()
+        status = service.status()
         say(out, {"status": status})
-        if status["state"] != "running":  # the server's or the producer's thread ended: the plugin starts anew
-            print("[aico bridge] the server or its producer stopped: exiting", file=sys.stderr, flush=True)
-            bridge.stop()
+        if status["state"] != "running":  # a thread it needs ended: the plugin starts a new process
+            print(f"[aico {label}] the server or its producer stopped: exiting", file=sys.stderr, flush=True)
+            service.stop()
             return 4
         if stdin_closed(interval):
             break
-    bridge.stop()
-    say(out, {"status": {**bridge.status(), "state": "stopped"}})
+    service.stop()
+    say(out, {"status": {**service.status(), "state": "stopped"}})
     return 0
+
+
+def main() -> int:
+    return serve(Bridge, "bridge")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ START_TIMEOUT_S = 15.0
 
 class BridgeServer:
     def __init__(self, app: FastAPI, host: str, port: int, *, ws_max_size: int, request_timeout_s: float = 30.0,
-                 keep_alive_s: float = 5.0) -> None:
+                 keep_alive_s: float = 5.0, label: str = "bridge") -> None:
+        self.label = label  # "bridge" or "dashboard": its messages and the setting they point to
         self.host = host
         self.port = port
         self.timeouts = 0  # connections closed for not sending a whole request in time
@@ -46,17 +47,17 @@ class BridgeServer:
             sock.bind((self.host, self.port))
         except OSError as exc:
             sock.close()
-            raise BackendError(f"bridge cannot listen on {self.host}:{self.port}: {exc.strerror} "
-                               "(set core.bridge.port)") from exc
+            raise BackendError(f"{self.label} cannot listen on {self.host}:{self.port}: {exc.strerror} "
+                               f"(set core.{self.label}.port)") from exc
         sock.listen(2048)
         self.port = sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, args=(sock,), name="aico-bridge", daemon=True)
+        self._thread = threading.Thread(target=self._serve, args=(sock,), name=f"aico-{self.label}", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise BackendError(f"bridge did not start on {self.host}:{self.port}: {self._error or 'timeout'}")
+                raise BackendError(f"{self.label} did not start on {self.host}:{self.port}: {self._error or 'timeout'}")
             time.sleep(0.01)
 
     def _serve(self, sock: socket.socket) -> None:
@@ -65,7 +66,7 @@ class BridgeServer:
                 self.server.run(sockets=[sock])
             except BaseException as exc:  # SystemExit from a failed startup included
                 self._error = exc
-                print(f"[aico bridge] server stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+                print(f"[aico {self.label}] server stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
             finally:
                 sock.close()
 

@@ -21,6 +21,19 @@ def _all_running(status: dict | None) -> bool:
     return bool(plugins) and all(p.get("state") == "running" for p in plugins.values())
 
 
+def _figures(plugin: dict) -> list[str]:
+    """``k=v`` per figure; a dict of counts (``masked`` by rule) as ``masked.email=3``, or ``masked=0``."""
+    out = []
+    for k, v in plugin.items():
+        if k == "state" or v is None:
+            continue
+        if isinstance(v, dict):
+            out += [f"{k}.{name}={n}" for name, n in sorted(v.items())] or [f"{k}=0"]
+        else:
+            out.append(f"{k}={v}")
+    return out
+
+
 @app.command()
 def status(
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
@@ -45,7 +58,7 @@ def status(
         out.print(f"backend: {state}  pid {current.get('pid')}  since {current.get('started_at')}")
         table = Table("plugin", "state", "figures")
         for name, plugin in (current.get("plugins") or {}).items():
-            figures = "  ".join(f"{k}={v}" for k, v in plugin.items() if k != "state" and v is not None)
+            figures = "  ".join(_figures(plugin))
             table.add_row(name, plugin.get("state", "?"), figures)
         out.print(table)
     raise typer.Exit(0 if _all_running(current) else 1)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from aico.cli import analytics, archive, backend, bridge, bus, config_cmd, db, gateway, logs
+from aico.cli import analytics, archive, backend, bridge, bus, config_cmd, dashboard, db, gateway, logs
 from aico.errors import AicoError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ logs.app.add_typer(archive.app, name="archive")
 app.add_typer(db.app, name="db")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(analytics.app, name="analytics")
+app.add_typer(dashboard.app, name="dashboard")
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from aico.collector.writer_client import WriterClient, WriterReply
 from aico.config.settings import Settings
 from aico.errors import AicoError, BackendError, ValidationError
 from aico.logging.guard import infrastructure_thread
+from aico.privacy.ingest import IngestPolicy
 from aico.schema import wire
 from aico.schema.acks import ack_topic, encode_ack
 from aico.schema.record import COLUMNS, Row
@@ -62,9 +63,13 @@ class Counters:
         self.last_batch_ms = 0.0
         self.lag_ms = 0.0
         self.last_error: str | None = None
+        self.privacy_ingest = "off"
+        self._policy: IngestPolicy | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        out = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        out["masked"] = self._policy.figures() if self._policy is not None else {}
+        return out
 
 
 class LogConsumer:
@@ -77,6 +82,10 @@ class LogConsumer:
         self.reject_keep_bytes = cfg.consumer.reject_keep_bytes
         self.max_message_bytes = cfg.max_message_bytes
         self.counters = Counters()
+        #: core.privacy.ingest, applied to every record before it is stored
+        self.policy = IngestPolicy(settings)
+        self.counters.privacy_ingest = self.policy.mode
+        self.counters._policy = self.policy
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -201,7 +210,8 @@ class LogConsumer:
         self.counters.received += len(payloads)
         if not self._pending:
             self._pending_since = time.monotonic()
-        append, decode = self._pending.append, wire.decode_row
+        decoded: list[Row] = []
+        append, decode = decoded.append, wire.decode_row
         record_bytes, message_bytes = self.max_record_bytes, self.max_message_bytes
         for payload in payloads:
             try:
@@ -210,6 +220,8 @@ class LogConsumer:
                 self._reject(topic, payload, str(exc))
             except Exception as exc:  # a decoder bug must not stop the consumer
                 self._reject(topic, payload, f"cannot decode: {type(exc).__name__}: {exc}")
+        # core.privacy.ingest, before anything is stored (scrub_rows never raises)
+        self._pending.extend(self.policy.scrub_rows(decoded) if self.policy.active else decoded)
 
     def _reject(self, topic: bytes, payload: bytes, reason: str) -> None:
         self.counters.rejected += 1

@@ -39,7 +39,8 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any], where: str) -> dict[st
         if isinstance(base[key], dict):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{where}: {key!r} must be a mapping")
-            out[key] = _merge(base[key], value, where)
+            # a mapping empty by default (core.otlp_export.headers) is free-form: taken as given
+            out[key] = _merge(base[key], value, where) if base[key] else dict(value)
         else:
             out[key] = value
     return out

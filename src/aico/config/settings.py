@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Section(BaseModel):
@@ -116,12 +116,44 @@ class Bridge(_Section):
     keep_alive_s: float = Field(gt=0)
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class Dashboard(_Section):
+    host: str
+    port: int = Field(ge=0, le=65535)
+    auth: bool
+    page_size: int = Field(ge=1, le=10000)
+    max_page_size: int = Field(ge=1, le=10000)
+    tail_interval_ms: int = Field(ge=20)
+    status_interval_ms: int = Field(ge=100)
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
+
+    @model_validator(mode="after")
+    def _pages(self) -> Dashboard:
+        if self.page_size > self.max_page_size:
+            raise ValueError(f"page_size ({self.page_size}) cannot exceed max_page_size ({self.max_page_size})")
+        return self
+
+
 class Privacy(_Section):
     rules: list[str]
     secret_names: list[str]
     drop_fields: list[str]
     pseudonymize_fields: list[str]
     keep_local_addresses: bool
+    keep_private_addresses: bool
+    ingest: Literal["secrets", "pii", "off"]
+    pii_action: Literal["mask", "pseudonymize"]
+
+    @field_validator("ingest", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        """YAML reads a bare ``off`` as false: ``ingest: off`` means the policy off, as written."""
+        return "off" if value is False else value
 
 
 class Analytics(_Section):
@@ -138,14 +170,38 @@ class Analytics(_Section):
     memory_limit: str
 
 
+class Tls(_Section):
+    ca_file: str | None
+    cert_file: str | None
+    key_file: str | None
+    insecure_skip_verify: bool
+
+
+class OtlpExport(_Section):
+    endpoint: str | None = Field(pattern=r"^https?://")
+    headers: dict[str, str]
+    batch_size: int = Field(ge=1, le=100000)
+    interval_s: float = Field(gt=0)
+    timeout_s: float = Field(gt=0)
+    compression: Literal["gzip", "none"]
+    min_backoff_s: float = Field(gt=0)
+    max_backoff_s: float = Field(gt=0)
+    scrub: bool
+    start_at: Literal["beginning", "end"]
+    watermark: str
+    tls: Tls
+
+
 class Core(_Section):
     message_bus: MessageBus
     logging: Logging
     security: Security
     backend: Backend
     bridge: Bridge
+    dashboard: Dashboard
     privacy: Privacy
     analytics: Analytics
+    otlp_export: OtlpExport
 
 
 class Settings(_Section):

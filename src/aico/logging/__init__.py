@@ -9,5 +9,7 @@
 
 from aico.logging.api import flush, get_logger, install, stats, uninstall
 from aico.logging.context import log_context
+from aico.logging.integrations import loguru_sink, structlog_processor
 
-__all__ = ["flush", "get_logger", "install", "log_context", "stats", "uninstall"]
+__all__ = ["flush", "get_logger", "install", "log_context", "loguru_sink", "stats", "structlog_processor",
+           "uninstall"]

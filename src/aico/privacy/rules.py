@@ -29,6 +29,8 @@ class PrivacyRules:
     drop_fields: tuple[str, ...] = ()
     pseudonymize_fields: tuple[str, ...] = ("user_id",)
     keep_local_addresses: bool = True
+    keep_private_addresses: bool = False
+    pii_action: str = "mask"
     _secret: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _drop: frozenset[str] = field(init=False, repr=False, compare=False)
     _pseudo: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -46,6 +48,7 @@ class PrivacyRules:
         return cls(
             rules=tuple(p.rules), secret_names=tuple(p.secret_names), drop_fields=tuple(p.drop_fields),
             pseudonymize_fields=tuple(p.pseudonymize_fields), keep_local_addresses=p.keep_local_addresses,
+            keep_private_addresses=p.keep_private_addresses, pii_action=p.pii_action,
         )
 
     def is_secret(self, name: str) -> bool:

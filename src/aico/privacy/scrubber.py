@@ -20,6 +20,7 @@ from typing import Any
 
 from aico.config.settings import Settings
 from aico.privacy.detectors import Detector, build_detectors, words_pattern
+from aico.privacy.precheck import QuickSet
 from aico.privacy.rules import DROP, PSEUDONYMIZE, SECRET, PrivacyRules
 from aico.schema.record import COLUMNS, Record
 from aico.store.keys import load_key
@@ -51,9 +52,12 @@ class Scrubber:
             raise ValueError("the pseudonym key must not be empty")
         self.rules = rules
         self.detectors: list[Detector] = build_detectors(
-            rules.rules, rules.secret_names, keep_local=rules.keep_local_addresses
+            rules.rules, rules.secret_names, keep_local=rules.keep_local_addresses,
+            keep_private=rules.keep_private_addresses,
         )
         self.counts: Counter[str] = Counter()
+        #: PII in text replaced by its mask plus a keyed pseudonym (``[EMAIL:3f2a...]``), not the mask alone
+        self.pseudonymize_pii = rules.pii_action == "pseudonymize"
         self._key = key
         self._pseudonyms: dict[str, str] = {}
         quick = [d.quick for d in self.detectors]
@@ -65,26 +69,72 @@ class Scrubber:
         #: RE2-compatible: JSON text that does not match it (after ``unescape_for_precheck``) is never
         #: changed by ``scrub_json``.
         self.json_precheck = "|".join([*quick, f"(?i:{names})"] if names else quick) or r"[^\s\S]"
-        self._text_quick = re.compile(self.text_precheck, re.ASCII)
-        self._json_quick = re.compile(self.json_precheck, re.ASCII)
         self._quick = [(d, re.compile(d.quick, re.ASCII)) for d in self.detectors]
+        #: one RE2 pass for every pre-check; for JSON, one more pattern (the last bit) for the names
+        self._text_set = QuickSet(quick)
+        self._json_set = QuickSet([*quick, f"(?i:{names})"] if names else quick)
+        self._all_text = (1 << len(quick)) - 1
+        self._names_bit = 1 << len(quick) if names else 0
 
     @classmethod
     def from_settings(cls, settings: Settings, *, create_key: bool = False) -> Scrubber:
         return cls(PrivacyRules.from_settings(settings), load_privacy_key(settings, create=create_key))
 
+    @classmethod
+    def for_output(cls, settings: Settings) -> Scrubber:
+        """The scrubber for every way out of the store (exports, OTLP, downloads): all of ``core.privacy``.
+
+        Call ``scrub_record`` on each record (a dict of ``aico.schema.record.COLUMNS``, extra keys
+        such as ``id`` pass through). Its pseudonyms are the analytics ones (same key, made if missing).
+        """
+        return cls.from_settings(settings, create_key=True)
+
     # -- text ------------------------------------------------------------------------------
     def might_contain(self, text: str) -> bool:
-        return self._text_quick.search(text) is not None
+        return self._text_set.flags(text) != 0
+
+    def might_need(self, *texts: str | None) -> bool:
+        """Whether any of ``texts`` (plain or JSON) could be changed: one pre-check pass over them all.
+
+        False means ``scrub_text`` and ``scrub_json`` would return each of them unchanged.
+        """
+        joined = "\n".join(unescape_for_precheck(t) for t in texts if t)
+        return bool(joined) and self._json_set.flags(joined) != 0
+
+    def flags(self, text: str) -> int:
+        """A bit per detector whose pre-check matches ``text`` (bit ``i``: ``quick_patterns[i]``)."""
+        return self._text_set.flags(text) if text else 0
 
     def scrub_text(self, text: str) -> str:
         """``text`` with every private value the detectors find replaced by its mask."""
-        if not text or not self._text_quick.search(text):
+        if not text:
             return text
-        for detector, quick in self._quick:
-            if quick.search(text):
-                text = detector.pattern.sub(self._replacer(detector, text), text)
-        return text
+        flags = self._text_set.flags(text)
+        return self.scrub_text_flagged(text, flags) if flags else text
+
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        """``(start, end, rule)`` of each private value in ``text`` (positions in ``text`` as given).
+
+        What ``scrub_text`` would mask, found without changing the text (for measuring and
+        highlighting). Detectors run in order on the text with earlier finds blanked out.
+        """
+        spans: list[tuple[int, int, str]] = []
+        flags = self.flags(text)
+        work = text
+        for i, (detector, quick) in enumerate(self._quick):
+            if not flags >> i & 1 or not quick.search(work):
+                continue
+            validate = detector.validate
+            for m in detector.pattern.finditer(work):
+                if validate is not None and not validate(m, work):
+                    continue
+                groups = m.groupdict()
+                start = m.start() + len(groups.get("keep") or groups.get("keep2") or "")
+                if start < m.end():
+                    spans.append((start, m.end(), detector.name))
+            for start, end, _ in spans:
+                work = work[:start] + "\x00" * (end - start) + work[end:]
+        return sorted(spans)
 
     def scrub_text_flagged(self, text: str, flags: int) -> str:
         """``scrub_text`` running only the detectors whose bit is set in ``flags``.
@@ -99,13 +149,17 @@ class Scrubber:
 
     def _replacer(self, detector: Detector, text: str) -> Any:
         validate, counts, mask = detector.validate, self.counts, detector.mask
+        pseudo = self.pseudonymize_pii
 
         def replace(m: re.Match[str]) -> str:
             if validate is not None and not validate(m, text):
                 return m.group(0)
             counts[detector.name] += 1
-            keep = m.groupdict().get("keep")
-            return (keep or "") + mask
+            groups = m.groupdict()
+            keep = groups.get("keep") or groups.get("keep2") or ""
+            if pseudo and detector.kind == "pii":
+                return keep + mask[:-1] + ":" + self.pseudonym(m.group(0)[len(keep):])[:12] + "]"
+            return keep + mask
 
         return replace
 
@@ -134,10 +188,10 @@ class Scrubber:
         if not text:
             return text
         if scan is None:
-            plain = unescape_for_precheck(text)
-            if not self._json_quick.search(plain):
+            flags = self._json_set.flags(unescape_for_precheck(text))
+            if not flags:
                 return text
-            scan = self._text_quick.search(plain) is not None
+            scan = flags & self._all_text != 0
         try:
             value = json.loads(text)
         except ValueError:

@@ -26,7 +26,7 @@ from aico.store.export import ExportMixin
 from aico.store.filters import LogFilter, where_clause
 from aico.store.keys import load_key
 from aico.store.maintenance import MaintenanceMixin
-from aico.store.search import FIELDS, SELECT_LIST, paged
+from aico.store.search import FIELDS, SELECT_LIST, Cursor, paged
 
 _INSERT_COLUMNS = ", ".join(COLUMNS)
 _INSERT_SELECT = ", ".join(f"r->>{i}" for i in range(len(COLUMNS)))
@@ -244,9 +244,9 @@ class LogStore(MaintenanceMixin, ExportMixin):
         return int(self._execute("SELECT count(*) FROM rejects").fetchall()[0][0])
 
     def search(self, flt: LogFilter, *, ascending: bool = False, by_id: bool = False,
-               page: int = 1000) -> Iterator[dict[str, Any]]:
-        """The records of ``flt``, newest first (or oldest first), fetched page by page."""
-        return paged(self._records, flt, ascending=ascending, by_id=by_id, page=page)
+               page: int = 1000, start: Cursor = None) -> Iterator[dict[str, Any]]:
+        """The records of ``flt``, newest first (or oldest first), fetched page by page, after ``start``."""
+        return paged(self._records, flt, ascending=ascending, by_id=by_id, page=page, start=start)
 
     def _records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Records from a statement selecting ``search.SELECT_LIST`` (one JSON array per row)."""

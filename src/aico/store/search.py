@@ -58,14 +58,23 @@ def page_sql(flt: LogFilter, *, ascending: bool, by_id: bool, after: Cursor, siz
     return f"SELECT {columns} FROM {source} {where} ORDER BY {order} LIMIT ?", [*params, size]
 
 
+
+def cursor_of(row: dict[str, Any], flt: LogFilter, *, by_id: bool = False) -> Cursor:
+    """Where a search that stopped at ``row`` goes on (``paged``'s ``start``): its id, or (time, id)."""
+    return row["id"] if by_id or flt.text_query is not None else (row["timestamp"], row["id"])
+
+
 def paged(run: Run, flt: LogFilter, *, ascending: bool = False, by_id: bool = False,
-          page: int = 1000) -> Iterator[dict[str, Any]]:
-    """The records of ``flt`` in order, ``grep`` applied here, stopping after ``flt.limit``."""
+          page: int = 1000, start: Cursor = None) -> Iterator[dict[str, Any]]:
+    """The records of ``flt`` in order, ``grep`` applied here, stopping after ``flt.limit``.
+
+    ``start`` (from ``cursor_of``) resumes after the last row a caller saw: the next page of a list.
+    """
     remaining = flt.limit
     if remaining == 0:
         return
     regex = flt.regex
-    after: Cursor = None
+    after: Cursor = start
     keyed_by_id = by_id or flt.text_query is not None
     while True:
         size = page if regex is not None or remaining is None else min(page, remaining)

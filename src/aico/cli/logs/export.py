@@ -5,6 +5,9 @@ size takes the memory of one page. The file is written under a temporary name an
 place at the end (an interrupted export leaves no half file behind), readable by its owner only:
 unlike the store, an export is not encrypted. A progress bar shows on a
 terminal only.
+
+Every record is scrubbed on its way out with all the privacy rules (``core.privacy``, as the
+analytics copy is), whatever the ingest policy stored; ``--raw`` exports what the store holds.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from typing import IO, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from aico.cli.common import console, open_reader
+from aico.cli.common import console, open_reader, settings
 from aico.cli.logs.options import filter_options
 from aico.cli.output import FIELDS, Output, Renderer
 from aico.errors import AicoError, QueryError
+from aico.privacy import Scrubber
 from aico.store.filters import LogFilter
 
 PAGE = 5000
@@ -115,9 +119,11 @@ def export(
     fmt: Format = typer.Option(None, "--format", "-F", show_default=False,
                                help="jsonl, csv or parquet (default: from FILE's extension)."),
     limit: int = typer.Option(None, "--limit", "-n", min=1, help="At most this many records (the oldest)."),
+    raw: bool = typer.Option(False, "--raw", help="Export what the store holds, without the privacy scrubbing "
+                             "(e-mails, phones, addresses, ids, secrets masked by default)."),
     *, flt: LogFilter, utc: bool,
 ) -> None:
-    """Export matching records, oldest first, to JSON Lines, CSV or Parquet."""
+    """Export matching records, oldest first, to JSON Lines, CSV or Parquet (private values masked unless --raw)."""
     chosen = _format_for(destination, fmt)
     if destination == "-" and chosen is Format.parquet:
         raise QueryError("--format: parquet needs a file, not standard output")
@@ -133,6 +139,9 @@ def export(
     with open_reader() as store:
         total = min(store.count_matching(flt), limit or sys.maxsize) if show_progress and flt.grep is None else None
         rows = store.search(flt, ascending=True, page=PAGE)
+        if not raw:
+            scrubber = Scrubber.for_output(settings())
+            rows = (scrubber.scrub_record(row) for row in rows)
         progress = Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                             console=err, transient=True, disable=not show_progress)
         with progress:
