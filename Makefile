@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: run test test-clock bench lint venv dev proto clean browser
+.PHONY: run test test-clock bench soak lint venv dev proto clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,11 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/etl.py
 	$(BIN)/python bench/privacy.py
+
+# Not in CI: everything at once with faults on a schedule (bench/soak.py), MINUTES long.
+MINUTES ?= 10
+soak: $(DEV_STAMP)
+	$(BIN)/python bench/soak.py --minutes $(MINUTES)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench

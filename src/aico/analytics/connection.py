@@ -79,7 +79,10 @@ def open_analytics(settings: Settings, *, create: bool = False, read_only: bool 
         raise StoreError(f"no analytics database at {path}; run `aico analytics etl` first")
     key = load_key(settings, KEY_NAME, create=create and not exists, env_var=KEY_ENV)
     cfg = settings.core.analytics
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot make the folder of {path}: {exc.strerror}") from exc
     config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": cfg.memory_limit, "temp_directory": f"{path}.tmp",
     }
@@ -99,6 +102,9 @@ def open_analytics(settings: Settings, *, create: bool = False, read_only: bool 
         except duckdb.Error as exc:
             raise translate(exc, path) from exc
         con.execute(f"USE {CATALOG}")
-        yield con
+        try:
+            yield con
+        except duckdb.Error as exc:  # a failed write (disk full, read-only) is the database's error, not a bug
+            raise translate(exc, path) from exc
     finally:
         con.close()

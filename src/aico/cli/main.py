@@ -30,6 +30,9 @@ app.add_typer(dashboard.app, name="dashboard")
 
 def main() -> None:
     """Entry point: a user mistake is one line on stderr and an exit code, never a traceback."""
+    for stream in (sys.stdout, sys.stderr):  # an argument that is not UTF-8 (surrogate-escaped) is echoed, not a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         code = app(standalone_mode=False)
     except AicoError as exc:

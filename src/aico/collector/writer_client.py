@@ -73,13 +73,26 @@ class WriterClient:
         return self.proc is not None and self.proc.poll() is None
 
     def send_rows(self, batch_id: bytes, rows_json: bytes, count: int) -> None:
-        self.sock.send_multipart([b"B", batch_id, rows_json, str(count).encode()])
+        self._send([b"B", batch_id, rows_json, str(count).encode()])
 
     def send_rejects(self, batch_id: bytes, rejects: list[Reject]) -> None:
         frames = [b"J", batch_id]
         for r in rejects:
             frames += [r.topic or b"", r.prefix, r.reason.encode(), str(r.size).encode(), r.sha256.encode()]
-        self.sock.send_multipart(frames)
+        self._send(frames)
+
+    def _send(self, frames: list[bytes]) -> None:
+        """Send to the writer, never blocking on a dead one: a PAIR socket whose peer is gone blocks a send
+        for ever (a SIGKILLed writer hung the collector). Unsent, the batch stays with the caller, which
+        hands it to the next writer."""
+        while True:
+            try:
+                self.sock.send_multipart(frames, zmq.NOBLOCK)
+                return
+            except zmq.Again:
+                if not self.alive():
+                    return
+                self.sock.poll(100, zmq.POLLOUT)
 
     def replies(self) -> Iterator[WriterReply]:
         while True:

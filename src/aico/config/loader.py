@@ -46,6 +46,18 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any], where: str) -> dict[st
     return out
 
 
+def yaml_problem(exc: BaseException) -> str:
+    """What is wrong with a YAML text, in one line (PyYAML's own message spans several, with a caret)."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    if isinstance(exc, yaml.MarkedYAMLError):
+        where = f"line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}: " if exc.problem_mark else ""
+        return where + " ".join(filter(None, (exc.context, exc.problem)))
+    return " ".join(str(exc).split())
+
+
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     """``AICO_CORE__MESSAGE_BUS__PUB_PORT=15555`` -> ``{"core": {"message_bus": {"pub_port": 15555}}}``."""
     tree: dict[str, Any] = {}
@@ -62,10 +74,8 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
                 raise ConfigError(f"environment variable {name}: conflicts with another override")
         try:
             node[parts[-1]] = yaml.safe_load(raw) if raw != "" else ""
-        except (ValueError, yaml.YAMLError) as exc:
-            raise ConfigError(f"environment variable {name}: not a valid value: {exc}") from exc
-        except RecursionError:
-            raise ConfigError(f"environment variable {name}: not a valid value: nested too deep") from None
+        except (ValueError, yaml.YAMLError, RecursionError) as exc:
+            raise ConfigError(f"environment variable {name}: not a valid value: {yaml_problem(exc)}") from exc
     return tree
 
 
@@ -86,10 +96,10 @@ def load_settings(
     if path.exists():
         try:
             user = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, ValueError, yaml.YAMLError) as exc:  # UnicodeDecodeError: not UTF-8 text
-            raise ConfigError(f"{path}: cannot read config: {exc}") from exc
-        except RecursionError:
-            raise ConfigError(f"{path}: cannot read config: nested too deep") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
+        except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: not UTF-8
+            raise ConfigError(f"{path}: cannot read config: {yaml_problem(exc)}") from exc
         if not isinstance(user, Mapping):
             raise ConfigError(f"{path}: top level must be a mapping")
         data = _merge(data, user, str(path))

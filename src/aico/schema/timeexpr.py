@@ -25,7 +25,10 @@ def parse_duration(text: str, option: str = "duration") -> timedelta:
     cleaned = text.strip().lower()
     if not cleaned or not re.fullmatch(r"(?:\d+(?:\.\d+)?\s*[smhdw]\s*)+", cleaned):
         raise QueryError(f"{option}: cannot read {text!r} as a duration (use 30s, 15m, 2h, 3d or 1w)")
-    return timedelta(seconds=sum(float(n) * UNITS[u] for n, u in _PART.findall(cleaned)))
+    try:
+        return timedelta(seconds=sum(float(n) * UNITS[u] for n, u in _PART.findall(cleaned)))
+    except OverflowError:
+        raise QueryError(f"{option}: {text!r} is longer than any calendar holds") from None
 
 
 def _as_aware(naive: datetime, utc: bool) -> datetime:
@@ -47,14 +50,17 @@ def parse_time(text: str, *, option: str = "time", now: datetime | None = None, 
              "tomorrow": _midnight(today + timedelta(days=1), utc)}
     if cleaned in named:
         return format_utc(named[cleaned])
-    if _RELATIVE.fullmatch(cleaned):
-        body = cleaned.lstrip("-").removesuffix("ago")
-        return format_utc(current - parse_duration(body, option))
-    iso = text.strip()
-    if iso.endswith(("Z", "z")):
-        iso = iso[:-1] + "+00:00"
     try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        raise QueryError(f"{option}: cannot read {text!r} as a time ({HINT})") from None
-    return format_utc(moment if moment.tzinfo is not None else _as_aware(moment, utc))
+        if _RELATIVE.fullmatch(cleaned):
+            body = cleaned.lstrip("-").removesuffix("ago")
+            return format_utc(current - parse_duration(body, option))
+        iso = text.strip()
+        if iso.endswith(("Z", "z")):
+            iso = iso[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(iso)
+        except ValueError:
+            raise QueryError(f"{option}: cannot read {text!r} as a time ({HINT})") from None
+        return format_utc(moment if moment.tzinfo is not None else _as_aware(moment, utc))
+    except (OverflowError, ValueError):  # before year 1 or after 9999, once moved or put in UTC
+        raise QueryError(f"{option}: {text!r} is outside the calendar (years 1 to 9999)") from None

@@ -26,7 +26,7 @@ def check(sql: str) -> str:
     first = re.match(r"[A-Za-z]+", body)
     if first is None or first.group(0).upper() not in ("SELECT", "WITH"):
         word = first.group(0).upper() if first else body[:20] or "nothing"
-        raise ReadOnlyQueryError(f"refused: only SELECT (or WITH ... SELECT) is allowed here, not {word}")
+        raise ReadOnlyQueryError(f"refused: only SELECT (or WITH ... SELECT) is allowed here, not {word!r}")
     lexemes = _LEXEME.findall(body)
     if ";" in lexemes:
         rest = "".join(lexemes[lexemes.index(";") + 1:])

@@ -38,7 +38,9 @@ class Phrase:
     prefix: bool = False
 
     def fts5(self) -> str:
-        return '"' + self.text.replace('"', '""') + '"' + ("*" if self.prefix else "")
+        # FTS5 reads its query as a C string: a NUL would end it mid-phrase ("unterminated string").
+        # NUL separates words for the tokenizer anyway, so a space means the same.
+        return '"' + self.text.replace('"', '""').replace("\0", " ") + '"' + ("*" if self.prefix else "")
 
     def found_in(self, words: list[str]) -> bool:
         n = len(self.words)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
+from aico.errors import QueryError
 from aico.schema.timeexpr import parse_time
 from aico.store.filters import LogFilter, parse_levels
 from aico.store.textquery import parse_text_query
@@ -55,8 +56,20 @@ QUERY_ARGUMENT = Annotated[_OptStr, typer.Argument(metavar="QUERY", help=QUERY_H
 QUERY_OPTION = Annotated[_OptStr, _option("--query", "-q", metavar="QUERY", help=QUERY_HELP)]
 
 
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def build_filter(values: dict[str, Any], *, utc: bool, query_name: str) -> LogFilter:
     """A ``LogFilter`` from option values as typed; errors name the option."""
+    for name, value in values.items():  # an argument that was not UTF-8 reaches us surrogate-escaped
+        if isinstance(value, str) and not _is_text(value):
+            option = query_name if name == "query" else "--" + name.replace("_", "-")
+            raise QueryError(f"{option}: {value!r} is not valid text (bytes that are not UTF-8)")
     query = values.pop("query", None)
     if query is not None:
         parse_text_query(query, query_name)  # a bad query is reported under the name the user typed
