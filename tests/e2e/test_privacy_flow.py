@@ -97,7 +97,12 @@ def test_default_policy_masks_secrets_at_ingest_and_exports_scrub_everything(env
         _log_from_bridge(env)
         _log_over_otlp(env)
         wait_until(lambda: len(stored(env)) == 5, timeout=30, message="5 records stored")
-        status = json.loads(run_aico(env, "gateway", "status", "--json").stdout)
+
+        def counted() -> dict | None:  # the status is written every half second: it may trail the store
+            now = json.loads(run_aico(env, "gateway", "status", "--json").stdout)
+            return now if now["plugins"]["log_consumer"]["masked"].get("card") == 3 else None
+
+        status = wait_until(counted, timeout=15, message="the masking counted in the status")
         text_status = run_aico(env, "gateway", "status").stdout
     rows = stored(env)
     raw = _text(rows)
