@@ -11,7 +11,7 @@ from aico.retention.archives import iter_archive_records
 from aico.schema import normalize
 from aico.store import LogStore
 
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)  # a fixed day on purpose: these tests drive a ManualClock from it
 
 
 def day_of(now: datetime, days_ago: int) -> str:
