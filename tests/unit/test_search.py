@@ -19,7 +19,7 @@ from aico.schema.record import COLUMNS
 from aico.store import LogStore, migrations
 from aico.store.connection import open_database
 from aico.store.filters import LogFilter, matches
-from aico.store.keys import load_key
+from aico.keys import load_key
 from aico.store.repository import INSERT_BATCH_SQL
 from aico.store.textquery import parse_text_query
 

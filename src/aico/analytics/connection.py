@@ -16,7 +16,7 @@ import duckdb
 
 from aico.config.settings import Settings
 from aico.errors import EncryptionKeyError, StoreError
-from aico.store.keys import load_key
+from aico.keys import load_key
 
 CATALOG = "analytics"
 KEY_NAME = "analytics"

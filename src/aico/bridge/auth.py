@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aico.config.settings import Settings
 from aico.errors import BridgeError, UnauthorizedError
-from aico.store.keys import write_secret_file
+from aico.keys import write_secret_file
 
 TOKEN_FILE = "bridge.token"
 

@@ -16,7 +16,7 @@ import zmq
 
 from aico.config.settings import Settings
 from aico.errors import BusError
-from aico.store.keys import write_secret_file
+from aico.keys import write_secret_file
 
 KEYS_FILE = "bus.keys"
 ALLOW_FILE = "bus_clients.allow"

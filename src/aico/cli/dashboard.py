@@ -11,7 +11,7 @@ from aico.backend.status import read_status
 from aico.cli.common import console, settings
 from aico.config.settings import Settings
 from aico.dashboard.auth import load_token, token_path
-from aico.store.keys import write_secret_file
+from aico.keys import write_secret_file
 
 app = typer.Typer(help="The log dashboard in the browser (search, histogram, traces, live tail).",
                   no_args_is_help=True)

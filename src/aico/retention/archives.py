@@ -19,7 +19,7 @@ from typing import Any
 from aico.config.settings import Settings
 from aico.errors import AicoError, StoreError
 from aico.retention.archive_file import ArchiveReader, Summary, read_footer
-from aico.store.keys import load_key
+from aico.keys import load_key
 
 KEY_NAME = "archive"
 KEY_ENV = "AICO_ARCHIVE_KEY"

@@ -24,7 +24,7 @@ from aico.store import authorizer, migrations, readonly, stats, wholetext
 from aico.store.connection import Connection, open_database
 from aico.store.export import ExportMixin
 from aico.store.filters import LogFilter, where_clause
-from aico.store.keys import load_key
+from aico.keys import load_key
 from aico.store.maintenance import MaintenanceMixin
 from aico.store.search import FIELDS, SELECT_LIST, Cursor, paged
 

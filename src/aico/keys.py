@@ -1,4 +1,8 @@
-"""The database key: 256 random bits made on first start.
+"""Keys and secret files: the database key (256 random bits made on first start) and the 0600 files.
+
+A neutral module: the store, the bus (CURVE keys), the bridge, the dashboard, retention, analytics
+and privacy all keep secrets here, and the logger library reaches it through the bus, so it imports
+nothing but the settings and the errors (``keyring`` only when a key is looked up).
 
 Looked up in order: ``AICO_DB_KEY``; the OS keyring (when one works and is not turned off);
 ``$AICO_HOME/keys/<name>.key`` (mode 0600). A new key is made only when the caller says the
