@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 from aico.config import Settings
 from aico.errors import QueryError, ReadOnlyQueryError
+from aico.keys import load_key
 from aico.schema import normalize
 from aico.schema.record import COLUMNS
 from aico.store import LogStore, migrations
 from aico.store.connection import open_database
 from aico.store.filters import LogFilter, matches
-from aico.keys import load_key
 from aico.store.repository import INSERT_BATCH_SQL
 from aico.store.textquery import parse_text_query
 

@@ -19,11 +19,11 @@ from collections import Counter
 from typing import Any
 
 from aico.config.settings import Settings
+from aico.keys import load_key
 from aico.privacy.detectors import Detector, build_detectors, words_pattern
 from aico.privacy.precheck import QuickSet
 from aico.privacy.rules import DROP, PSEUDONYMIZE, SECRET, PrivacyRules
 from aico.schema.record import COLUMNS, Record
-from aico.keys import load_key
 
 SECRET_MASK = "[SECRET]"
 PSEUDONYM_CHARS = 32  # 128 bits of HMAC-SHA256: collisions are not a concern for joins

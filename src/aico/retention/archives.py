@@ -18,8 +18,8 @@ from typing import Any
 
 from aico.config.settings import Settings
 from aico.errors import AicoError, StoreError
-from aico.retention.archive_file import ArchiveReader, Summary, read_footer
 from aico.keys import load_key
+from aico.retention.archive_file import ArchiveReader, Summary, read_footer
 
 KEY_NAME = "archive"
 KEY_ENV = "AICO_ARCHIVE_KEY"

@@ -18,13 +18,13 @@ import orjson
 
 from aico.config.settings import Settings
 from aico.errors import QueryError, ReadOnlyQueryError, StoreError
+from aico.keys import load_key
 from aico.schema.record import COLUMNS, Record, Row, dumps, to_row
 from aico.schema.timestamps import now_utc
 from aico.store import authorizer, migrations, readonly, stats, wholetext
 from aico.store.connection import Connection, open_database
 from aico.store.export import ExportMixin
 from aico.store.filters import LogFilter, where_clause
-from aico.keys import load_key
 from aico.store.maintenance import MaintenanceMixin
 from aico.store.search import FIELDS, SELECT_LIST, Cursor, paged
 
