@@ -12,16 +12,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==$$(grep -E '^pip==' constraints.txt | cut -d= -f3)"
 
+# `pip install aico-logging` alone is the logger library; the backend, the bridge and the analytics are
+# extras, and make installs them all.
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/pip install --quiet -c constraints.txt -e .
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[all]'
 	touch $@
 
 $(DEV_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[all,dev]'
 	touch $@
 
 $(BENCH_STAMP): $(DEV_STAMP)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[all,dev,bench]'
 	touch $@
 
 venv: $(STAMP)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aico.errors import BackendError
+from aico.extras import extra_for, needs
 
 PLUGINS: dict[str, str] = {
     "message_bus": "aico.bus.plugin:create",
@@ -25,4 +26,10 @@ def factory(name: str) -> Callable[..., Any]:
     except KeyError:
         raise BackendError(f"unknown plugin {name!r} (known: {', '.join(PLUGINS)})") from None
     module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as exc:  # a plugin of an extra this install lacks
+        extra = extra_for(exc)
+        if extra is None:
+            raise
+        raise BackendError(needs(f"plugin {name}", extra)) from exc

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from aico.cli import analytics, archive, backend, bridge, bus, config_cmd, dashboard, db, gateway, logs
+from aico.cli.launch import missing_extra
 from aico.errors import AicoError
 
 app = typer.Typer(
@@ -43,6 +44,8 @@ def main() -> None:
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
+    except ModuleNotFoundError as exc:  # a command of an extra this install lacks: one line naming it
+        missing_extra(exc, sys.argv)
     except typer.TyperException as exc:  # usage errors: a bad option value, an unknown command
         message = exc.format_message().strip()
         if "\n" in message:  # a whole help text (a group called without a command)
