@@ -78,6 +78,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/etl.py
 	$(BIN)/python bench/privacy.py
+	$(BIN)/python bench/import_time.py
 
 # Not in CI: everything at once with faults on a schedule (bench/soak.py), MINUTES long.
 MINUTES ?= 10
