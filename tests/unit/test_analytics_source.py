@@ -65,7 +65,7 @@ def test_a_dead_reader_is_a_clear_error(settings: Settings) -> None:
     with SourceReader(job(settings, scrubber, chunk=10)) as reader:
         windows = iter(reader)
         next(windows)
-        reader._proc.kill()
+        reader._child.kill()
         with pytest.raises(StoreError, match="stopped unexpectedly"):
             for _ in windows:
                 pass
@@ -77,7 +77,7 @@ def test_leaving_early_stops_the_reader(settings: Settings) -> None:
     scrubber = Scrubber.from_settings(settings, create_key=True)
     with SourceReader(job(settings, scrubber, chunk=10)) as reader:
         next(iter(reader))
-    assert reader._proc.returncode is not None
+    assert reader._child.exit_code() is not None
     assert not reader._receiver.is_alive()
 
 

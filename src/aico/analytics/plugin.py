@@ -18,14 +18,11 @@ import threading
 import time
 from typing import Any
 
+from aico.backend.child import Child, say
 from aico.config.settings import Settings
 from aico.schema.timestamps import now_utc
 
 STOP_GRACE_S = 30.0
-
-
-def _say(message: str) -> None:
-    print(f"[aico log_analytics] {message}", file=sys.stderr, flush=True)
 
 
 class LogAnalyticsPlugin:
@@ -38,7 +35,7 @@ class LogAnalyticsPlugin:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._proc: subprocess.Popen[str] | None = None
+        self._run: Child | None = None
         self._state = "stopped"
         self._next_run = 0.0
         self.runs = 0
@@ -67,12 +64,12 @@ class LogAnalyticsPlugin:
         with self._lock:
             if self._stop.is_set():
                 return {}
-            self._proc = subprocess.Popen(self.command(), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          text=True)
-        out, err = self._proc.communicate()
-        code = self._proc.returncode
+            run = self._run = Child.spawn(self.command(), label="log_analytics", env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True)
+        out, err = run.proc.communicate()
+        code = run.proc.returncode
         with self._lock:
-            self._proc = None
+            self._run = None
         self.runs += 1
         outcome: dict[str, Any] = {"started_at": started, "finished_at": now_utc(), "exit_code": code}
         if code == 0:
@@ -85,21 +82,16 @@ class LogAnalyticsPlugin:
             self.failures += 1
             outcome["error"] = (err.strip().splitlines() or [f"exit code {code}"])[-1]
             if not self._stop.is_set():
-                _say(f"ETL run failed: {outcome['error']}")
+                say(self.name, f"ETL run failed: {outcome['error']}")
         self.last = outcome
         return outcome
 
     def stop(self) -> None:
         self._stop.set()
         with self._lock:
-            proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            run = self._run
+        if run is not None:
+            run.stop(STOP_GRACE_S, ask=signal.SIGINT)  # a run rolls back on SIGINT
         if self._thread is not None:
             self._thread.join(STOP_GRACE_S)
         self._state = "stopped"
@@ -110,7 +102,7 @@ class LogAnalyticsPlugin:
             state = "failed"
         return {
             "state": state,
-            "busy": self._proc is not None,
+            "busy": self._run is not None,
             "runs": self.runs,
             "failures": self.failures,
             "next_run_in_s": round(max(0.0, self._next_run - time.time()), 1) if state == "running" else None,

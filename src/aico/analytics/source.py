@@ -27,7 +27,6 @@ import queue
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -38,6 +37,7 @@ import pyarrow as pa
 
 from aico import errors
 from aico.analytics.scrub import Prechecks
+from aico.backend.child import Child
 from aico.config.settings import Settings
 from aico.errors import StoreError
 
@@ -152,11 +152,9 @@ class SourceReader:
         ours, theirs = socket.socketpair()
         tune(ours)
         try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "aico.analytics.reader", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
-                env={**os.environ, **READER_ALLOCATOR},
-            )
+            self._child = Child.python("aico.analytics.reader", str(theirs.fileno()), label="ETL source reader",
+                                       pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, new_session=True,
+                                       env={**os.environ, **READER_ALLOCATOR})
         except OSError as exc:
             ours.close()
             raise StoreError(f"cannot start the ETL's source reader: {exc}") from exc
@@ -204,10 +202,7 @@ class SourceReader:
             item = self._ready.get()
             self.waited += time.perf_counter() - clock
             if isinstance(item, BaseException):
-                try:
-                    code = self._proc.wait(STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    code = None
+                code = self._child.wait(STOP_TIMEOUT_S)
                 raise StoreError(f"the ETL's source reader stopped unexpectedly (exit code {code})") from item
             meta, payload = item
             if "error" in meta:
@@ -227,8 +222,4 @@ class SourceReader:
             pass
         self._receiver.join()
         self._sock.close()
-        try:
-            self._proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        self._child.stop(STOP_TIMEOUT_S)  # asked already: our end is shut

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
-import time
-from typing import IO, Any
+from typing import Any
 
+from aico.backend.child import Backoff, Child, close_stream, say
 from aico.config.settings import Settings
 from aico.errors import BackendError
 
@@ -27,10 +26,6 @@ START_TIMEOUT_S = 60.0  # a loaded machine takes a while to import uvicorn and F
 STOP_MARGIN_S = 20.0  # beyond the producer's flush timeout: the server's graceful shutdown and exit
 RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 STEADY_S = 60.0  # a process that ran this long resets the restart delay
-
-
-def _say(message: str, label: str = "bridge") -> None:
-    print(f"[aico {label}] {message}", file=sys.stderr, flush=True)
 
 
 class LogBridgePlugin:
@@ -44,14 +39,14 @@ class LogBridgePlugin:
         self.settings = settings
         self.cfg: Any = settings.core.bridge
         self.port = self.cfg.port
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.child: Child | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._watcher: threading.Thread | None = None
         self._error: str | None = None
-        self._child: dict[str, Any] = {}  # the last status the process sent
-        self._quick_exits = 0  # exits in a row soon after a start: how long to wait before the next
+        self._reported: dict[str, Any] = {}  # the last status the process sent
+        self._backoff = Backoff(RESTART_DELAYS_S, STEADY_S)
         self.restarts = 0
         self._state = "stopped"
 
@@ -72,102 +67,85 @@ class LogBridgePlugin:
         """Close the process's stdin: it stops taking requests, flushes its producer, exits."""
         self._stopping.set()
         with self._lock:
-            proc = self.proc
-        if proc is not None:
-            _close(proc.stdin)
-            timeout = self.settings.core.logging.producer.flush_timeout_s + STOP_MARGIN_S
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _say(f"the {self.label} process did not stop within {timeout:.0f} s: killed", self.label)
-                proc.kill()
-                proc.wait(10)
+            child = self.child
+        if child is not None:
+            child.stop(self.settings.core.logging.producer.flush_timeout_s + STOP_MARGIN_S,
+                       ask=lambda: close_stream(child.proc.stdin))
         if self._watcher is not None and self._watcher is not threading.current_thread():
             self._watcher.join(10)
         if self._state != "failed":
             self._state = "stopped"
 
     def status(self) -> dict[str, Any]:
-        state, child = self._state, self._child
+        state, reported = self._state, self._reported
         if state == "running":
-            if not self._alive() or child.get("state", "running") != "running":
+            if not self._alive() or reported.get("state", "running") != "running":
                 state = "failed"  # a new process follows in a moment: see restarts
-            elif not child:
+            elif not reported:
                 state = "starting"
         host = f"[{self.cfg.host}]" if ":" in self.cfg.host else self.cfg.host
         out: dict[str, Any] = {"state": state, "host": self.cfg.host, "port": self.port,
                                "url": f"http://{host}:{self.port}", "restarts": self.restarts}
-        out.update({k: v for k, v in child.items() if k != "state"})
-        if self.proc is not None:
-            out["pid"] = self.proc.pid
+        out.update({k: v for k, v in reported.items() if k != "state"})
+        if self.child is not None:
+            out["pid"] = self.child.pid
         return out
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        """The running (or last) process."""
+        return self.child.proc if self.child is not None else None
 
     # -- the process -----------------------------------------------------------------------
     def _spawn(self) -> None:
-        """Start a bridge process and a thread reading what it says (call with the lock held)."""
+        """Start a server process and a thread reading what it says (call with the lock held)."""
         self._ready.clear()
         self._error = None
-        self._child = {}
-        proc = subprocess.Popen([sys.executable, "-m", self.process_module],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None)
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(self.settings.model_dump_json().encode() + b"\n")
-            proc.stdin.flush()
-        except BrokenPipeError:
-            pass  # it died at once: the watcher sees its end
-        self.proc = proc
-        self._watcher = threading.Thread(target=self._watch, args=(proc,), name=f"aico-{self.label}-watch", daemon=True)
+        self._reported = {}
+        child = Child.python(self.process_module, label=self.label, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        child.feed(self.settings.model_dump_json().encode() + b"\n")
+        self.child = child
+        self._watcher = threading.Thread(target=self._watch, args=(child,), name=f"aico-{self.label}-watch",
+                                         daemon=True)
         self._watcher.start()
 
-    def _watch(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdout is not None
-        started = time.monotonic()
-        for line in proc.stdout:
+    def _watch(self, child: Child) -> None:
+        """Read the process's messages until it exits; then start a new one after a backoff (unless stopping)."""
+        assert child.proc.stdout is not None
+        for line in child.proc.stdout:
             try:
                 message = json.loads(line)
             except ValueError:
                 continue
             if "status" in message:
-                self._child = message["status"]
+                self._reported = message["status"]
             elif "ready" in message:
                 self.port = int(message["ready"]["port"])
                 self._ready.set()
             elif "error" in message:
                 self._error = str(message["error"])
                 self._ready.set()
-        code = proc.wait()
-        _close(proc.stdout)
+        code = child.wait()
+        close_stream(child.proc.stdout)
         self._ready.set()
         if self._stopping.is_set() or self._state != "running":
             return  # stopped, or a failed start: start() reports it
-        if time.monotonic() - started > STEADY_S:
-            self._quick_exits = 0
-        delay = RESTART_DELAYS_S[min(self._quick_exits, len(RESTART_DELAYS_S) - 1)]
-        self._quick_exits += 1
+        delay = self._backoff.next(child.ran_for())
         self.restarts += 1
         reason = f": {self._error}" if self._error else ""
-        _say(f"the {self.label} process exited (code {code}{reason}); starting it again in {delay:.0f} s", self.label)
+        say(self.label, f"the {self.label} process exited (code {code}{reason}); starting it again in {delay:.0f} s")
         if self._stopping.wait(delay):
             return
         with self._lock:
             if not self._stopping.is_set():
-                _close(proc.stdin)
+                close_stream(child.proc.stdin)
                 self._spawn()
 
     def _alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.child is not None and self.child.alive()
 
     def _exit_code(self) -> int | None:
-        return self.proc.poll() if self.proc is not None else None
-
-
-def _close(stream: IO[bytes] | None) -> None:
-    if stream is not None:
-        try:
-            stream.close()
-        except OSError:
-            pass
+        return self.child.exit_code() if self.child is not None else None
 
 
 def create(settings: Settings) -> LogBridgePlugin:

@@ -17,11 +17,11 @@ Run as ``python -m aico.collector.writer ENDPOINT`` with the settings as JSON on
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import zmq
 
+from aico.backend.child import ParentWatch
 from aico.config.settings import Settings
 from aico.errors import AicoError
 from aico.store.repository import LogStore, Reject
@@ -40,11 +40,11 @@ def serve(settings: Settings, endpoint: str) -> int:
         return 3
     sock.send_multipart([b"S", b"ready"])
     single = settings.core.logging.consumer.write_mode == "single"
-    parent = os.getppid()
+    parent = ParentWatch()
     try:
         while True:
             if not sock.poll(1000):
-                if os.getppid() != parent:  # the collector is gone: nobody to answer
+                if parent.gone():  # the collector is gone: nobody to answer
                     return 1
                 continue
             frames = sock.recv_multipart()

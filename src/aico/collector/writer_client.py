@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import zmq
 
+from aico.backend.child import Child
 from aico.bus import sockets
 from aico.config.settings import Settings
 from aico.errors import BackendError, StoreError
@@ -32,7 +32,7 @@ class WriterReply:
 class WriterClient:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.child: Child | None = None
         self.sock: zmq.Socket[bytes] = sockets.context().socket(zmq.PAIR)
         self.sock.setsockopt(zmq.LINGER, 0)
         # A private folder (mode 0700) keeps other users off the channel, and its path short:
@@ -47,30 +47,24 @@ class WriterClient:
         self._spawn()
 
     def _spawn(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "aico.collector.writer", self.endpoint],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=None,
-        )
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(self.settings.model_dump_json().encode())
-        self.proc.stdin.close()
-        if not self.sock.poll(READY_TIMEOUT_S * 1000):
-            self.proc.kill()
-            raise BackendError("the store writer did not start")
+        self.child = Child.python("aico.collector.writer", self.endpoint, label="writer",
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self.child.feed(self.settings.model_dump_json().encode(), close=True)
+        if not self.child.wait_ready(lambda seconds: bool(self.sock.poll(int(seconds * 1000))), READY_TIMEOUT_S):
+            code = self.child.kill()
+            raise BackendError("the store writer did not start" + (f" (exit code {code})" if code else ""))
         kind, text = self.sock.recv_multipart()
         if kind != b"S" or text != b"ready":
-            self.proc.wait(10)
+            self.child.wait(10)
             raise StoreError(text.decode("utf-8", "replace"))
 
     def restart(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-        if self.proc is not None:
-            self.proc.wait(10)
+        if self.child is not None:
+            self.child.kill()
         self._spawn()
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.child is not None and self.child.alive()
 
     def send_rows(self, batch_id: bytes, rows_json: bytes, count: int) -> None:
         self._send([b"B", batch_id, rows_json, str(count).encode()])
@@ -108,16 +102,13 @@ class WriterClient:
 
     def close(self, timeout: float = 60) -> None:
         """Ask the writer to finish, wait for it, release the channel."""
-        if self.alive():
-            try:
-                self.sock.send_multipart([b"Q"], zmq.NOBLOCK)
-            except zmq.ZMQError:
-                pass
-            assert self.proc is not None
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        if self.child is not None:
+            self.child.stop(timeout, ask=self._ask_quit)
         self.sock.close(linger=0)
         shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _ask_quit(self) -> None:
+        try:
+            self.sock.send_multipart([b"Q"], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass
