@@ -11,6 +11,10 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
+
+from aico.errors import BackendError
+
 #: The import name (a top-level package, or a dotted prefix) -> the extra that installs it.
 EXTRA_OF: dict[str, str] = {
     "libsql": "backend", "typer": "backend", "click": "backend", "rich": "backend", "keyring": "backend",
@@ -34,3 +38,14 @@ def extra_for(exc: ModuleNotFoundError) -> str | None:
 def needs(what: str, extra: str) -> str:
     """The one line saying what to install: ``aico logs needs the backend extra: pip install ...``."""
     return f"{what} needs the {extra} extra: pip install 'aico-logging[{extra}]'"
+
+
+def require(what: str, *modules: str) -> None:
+    """Raise ``BackendError`` naming the extra when one of ``modules`` is not installed (nothing is imported).
+
+    For what runs them in a child process (the bridge, analytics), where the import error would
+    only be a traceback on the child's stderr.
+    """
+    for module in modules:
+        if find_spec(module) is None:
+            raise BackendError(needs(what, EXTRA_OF[module]))

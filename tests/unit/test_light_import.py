@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from aico import extras
 from aico.backend import registry
 from aico.cli.launch import command_name
 from aico.errors import BackendError
@@ -52,3 +53,13 @@ def test_plugin_of_a_missing_extra_is_one_line(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(registry.importlib, "import_module", absent)
     with pytest.raises(BackendError, match=r"plugin log_bridge needs the bridge extra: pip install"):
         registry.factory("log_bridge")
+
+
+def test_a_plugin_run_in_a_child_checks_its_extra_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bridge and analytics plugins say which extra is missing before they start a child that would fail."""
+    monkeypatch.setattr(extras, "find_spec", lambda name: None if name in ("uvicorn", "duckdb") else object())
+    with pytest.raises(BackendError, match=r"^plugin log_bridge needs the bridge extra"):
+        extras.require("plugin log_bridge", "fastapi", "uvicorn")
+    with pytest.raises(BackendError, match=r"^plugin log_analytics needs the analytics extra"):
+        extras.require("plugin log_analytics", "duckdb", "pyarrow")
+    extras.require("plugin log_bridge", "fastapi")

@@ -20,6 +20,7 @@ from typing import Any
 
 from aico.backend.child import Child, say
 from aico.config.settings import Settings
+from aico.extras import require
 from aico.schema.timestamps import now_utc
 
 STOP_GRACE_S = 30.0
@@ -46,6 +47,7 @@ class LogAnalyticsPlugin:
         return [sys.executable, "-m", "aico.cli.main", "analytics", "etl", "--json"]
 
     def start(self) -> None:
+        require(f"plugin {self.name}", "duckdb", "pyarrow")
         self._stop.clear()
         self._next_run = time.time() + self.first_delay
         self._thread = threading.Thread(target=self._loop, name="log-analytics", daemon=True)

@@ -21,6 +21,7 @@ from typing import Any
 from aico.backend.child import Backoff, Child, close_stream, say
 from aico.config.settings import Settings
 from aico.errors import BackendError
+from aico.extras import require
 
 START_TIMEOUT_S = 60.0  # a loaded machine takes a while to import uvicorn and FastAPI
 STOP_MARGIN_S = 20.0  # beyond the producer's flush timeout: the server's graceful shutdown and exit
@@ -52,6 +53,7 @@ class LogBridgePlugin:
 
     # -- the container's side --------------------------------------------------------------
     def start(self) -> None:
+        require(f"plugin {self.name}", "fastapi", "uvicorn")
         self._stopping.clear()
         with self._lock:
             self._spawn()
