@@ -14,6 +14,7 @@ from aico.config import Settings
 from aico.errors import EncryptionKeyError, StoreError
 from aico.schema import normalize
 from aico.store import LogStore
+from aico.store.filters import LogFilter
 from aico.store.migrations import MIGRATIONS
 
 
@@ -75,13 +76,13 @@ def test_duplicates_of_producer_and_seq_are_skipped(settings: Settings) -> None:
         assert store.count() == 15
 
 
-def test_recent_is_newest_last_and_filters_levels(settings: Settings) -> None:
-    """`recent` returns the newest N, oldest first, and honours levels."""
+def test_search_is_newest_first_and_filters_levels(settings: Settings) -> None:
+    """`search` with a limit returns the newest N, newest first, and honours levels."""
     with LogStore.open(settings, writer=True) as store:
         store.insert_batch([record(i, level="ERROR" if i % 2 else "INFO") for i in range(10)])
-        rows = store.recent(limit=3)
-        assert [r["seq"] for r in rows] == [8, 9, 10]
-        assert {r["level"] for r in store.recent(limit=50, levels=["ERROR"])} == {"ERROR"}
+        rows = list(store.search(LogFilter(limit=3)))
+        assert [r["seq"] for r in rows] == [10, 9, 8]
+        assert {r["level"] for r in store.search(LogFilter(levels=("ERROR",), limit=50))} == {"ERROR"}
 
 
 def test_reader_cannot_write(settings: Settings) -> None:

@@ -24,7 +24,8 @@ import zmq
 
 from aico.config.settings import Settings
 from aico.errors import AicoError
-from aico.store.repository import LogStore, Reject
+from aico.store.repository import LogStore
+from aico.store.writer import Reject
 
 
 def serve(settings: Settings, endpoint: str) -> int:
@@ -39,7 +40,6 @@ def serve(settings: Settings, endpoint: str) -> int:
         sock.close()
         return 3
     sock.send_multipart([b"S", b"ready"])
-    single = settings.core.logging.consumer.write_mode == "single"
     parent = os.getppid()
     try:
         while True:
@@ -55,7 +55,7 @@ def serve(settings: Settings, endpoint: str) -> int:
             try:
                 if kind == b"B":
                     count = int(frames[3]) if len(frames) > 3 else None
-                    result = store.insert_rows_json(frames[2], single_row=single, count=count)
+                    result = store.insert_batch(frames[2], count=count)
                     sock.send_multipart([b"R", batch_id, json.dumps(
                         {"stored": result.stored, "duplicates": result.duplicates}).encode()])
                 elif kind == b"J":
