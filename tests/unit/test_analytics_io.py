@@ -20,6 +20,7 @@ from aico.backend import registry
 from aico.config import Settings, load_settings
 from aico.errors import QueryError, ReadOnlyQueryError
 from aico.store.export import EXPORT_COLUMNS
+from aico.store.filters import LogFilter
 from aico.store.repository import LogStore
 
 import etl_data
@@ -45,7 +46,7 @@ def test_iter_since_windows_filters_and_gaps(settings: Settings) -> None:
         records = [r for c in chunks for r in c.records()]
         assert [r["id"] for r in records] == [*range(11, 61), *range(191, 251)]
         assert set(records[0]) == set(EXPORT_COLUMNS)
-        errors = list(store.iter_since(0, chunk=100, levels=["ERROR", "CRITICAL"]))
+        errors = list(store.iter_since(0, LogFilter(levels=("ERROR", "CRITICAL")), chunk=100))
         assert sum(c.scanned for c in errors) == 120
         assert {r["level"] for c in errors for r in c.records()} == {"ERROR", "CRITICAL"}
         assert list(store.iter_since(250, chunk=10)) == []
