@@ -32,6 +32,7 @@ class LogStore:
     def __init__(self, conn: Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        self.close = conn.close
         self.reader = reader = StoreReader(conn, path)
         self.writer = writer = StoreWriter(conn, reader)
         self.days = days = DayMaintenance(conn)
@@ -83,11 +84,8 @@ class LogStore:
             migrations.migrate(conn)
         return cls(conn, path)
 
-    def close(self) -> None:
-        self.conn.close()
-
     def __enter__(self) -> LogStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        self.conn.close()
