@@ -7,10 +7,8 @@ array texts, the cheapest shape to move in bulk (a consumer such as DuckDB parse
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from aico.errors import QueryError
 from aico.schema.record import COLUMNS
@@ -34,9 +32,6 @@ class SourceChunk:
     last_id: int
     scanned: int
     rows: list[str]
-
-    def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(EXPORT_COLUMNS, json.loads(r), strict=True)) for r in self.rows]
 
 
 class IdWindowExport:
