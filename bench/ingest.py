@@ -4,7 +4,7 @@ Cases, each in a fresh AICO_HOME with its own backend process, all in the same r
   batched      the design here: reliable producers (spool + acks), batched writes
   no_acks      the same with fire-and-forget producers (no spool, no acks)
   baseline     the spec's original design: fire-and-forget producers, one INSERT and one COMMIT
-               per record (batches of one record) with synchronous=FULL
+               per record with synchronous=FULL
   privacy_off  batched with ``core.privacy.ingest: off``: the cost of the default ingest policy
                (secrets masked by the collector) is 1 - batched / privacy_off (``privacy_cost``)
 
@@ -216,7 +216,7 @@ def main() -> None:
     # The original design end to end: fire-and-forget producers, one INSERT + COMMIT per record.
     baseline = run_case("baseline", baseline_n, args.producers,
                         AICO_CORE__LOGGING__PRODUCER__RELIABLE="false",
-                        AICO_CORE__LOGGING__CONSUMER__BATCH_SIZE="1",
+                        AICO_CORE__LOGGING__CONSUMER__WRITE_MODE="single",
                         AICO_CORE__LOGGING__CONSUMER__SYNCHRONOUS="FULL")
     lat = latency(args.latency_samples)
     policy = collector_cost()

@@ -10,12 +10,15 @@ import stat
 
 import pytest
 
+from aico.collector.writer import store_rows
 from aico.config import Settings
 from aico.errors import EncryptionKeyError, StoreError
 from aico.schema import normalize
-from aico.store import LogStore
+from aico.schema.record import to_row
+from aico.store import InsertResult, LogStore
 from aico.store.filters import LogFilter
 from aico.store.migrations import MIGRATIONS
+from aico.store.writer import encode_rows
 
 
 def record(i: int, **over: object) -> dict:
@@ -90,3 +93,13 @@ def test_reader_cannot_write(settings: Settings) -> None:
     LogStore.open(settings, writer=True).close()
     with LogStore.open(settings) as store, pytest.raises(StoreError):
         store.insert_batch([record(1)])
+
+
+def test_single_write_mode_stores_the_same_as_a_batch(settings: Settings) -> None:
+    """The benchmark baseline (one transaction per record) stores and counts duplicates as a batch does."""
+    rows = encode_rows([to_row(record(i)) for i in (0, 1, 2, 1)])
+    with LogStore.open(settings, writer=True) as store:
+        result = store_rows(store, rows, 4, single=True)
+        assert (result.stored, result.duplicates) == (3, 1)
+        assert store_rows(store, rows, 4, single=False) == InsertResult(0, 4)
+        assert [r["seq"] for r in store.search(LogFilter(), ascending=True)] == [1, 2, 3]

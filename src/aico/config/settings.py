@@ -47,6 +47,7 @@ class Consumer(_Section):
     batch_size: int = Field(ge=1)
     batch_interval_ms: int = Field(ge=1)
     synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+    write_mode: Literal["batch", "single"]
     reject_keep_bytes: int = Field(ge=0)
     reject_max_rows: int = Field(ge=1)
     reject_max_days: int = Field(ge=1)
