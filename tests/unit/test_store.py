@@ -16,9 +16,10 @@ from aico.errors import EncryptionKeyError, StoreError
 from aico.schema import normalize
 from aico.schema.record import to_row
 from aico.store import InsertResult, LogStore
+from aico.store.edge import transaction
 from aico.store.filters import LogFilter
 from aico.store.migrations import MIGRATIONS
-from aico.store.writer import encode_rows
+from aico.store.writer import INSERT_BATCH_SQL, encode_rows
 
 
 def record(i: int, **over: object) -> dict:
@@ -103,3 +104,16 @@ def test_single_write_mode_stores_the_same_as_a_batch(settings: Settings) -> Non
         assert (result.stored, result.duplicates) == (3, 1)
         assert store_rows(store, rows, 4, single=False) == InsertResult(0, 4)
         assert [r["seq"] for r in store.search(LogFilter(), ascending=True)] == [1, 2, 3]
+
+
+def test_a_failed_transaction_rolls_back_and_says_what_it_was_doing(settings: Settings) -> None:
+    """``transaction`` undoes the block's writes and turns libSQL's error into a StoreError naming the work."""
+    with LogStore.open(settings, writer=True) as store:
+        failing = transaction(store.conn, "cannot do the thing")
+        with pytest.raises(StoreError, match=r"^cannot do the thing: ") as caught, failing as c:
+            c.execute(INSERT_BATCH_SQL, (encode_rows([to_row(record(1))]).decode(),))
+            c.execute("INSERT INTO no_such_table VALUES (1)")
+        assert isinstance(caught.value.__cause__, ValueError)
+        assert not store.conn.in_transaction and store.count() == 0
+        store.insert_batch([record(1)])
+        assert store.count() == 1
