@@ -150,8 +150,9 @@ def measure_baseline(settings: Any, n: int, workdir: Path) -> float:
 
     from aico.analytics.connection import httpfs_extension_path
     from aico.privacy import Scrubber
+    from aico.schema.record import COLUMNS
     from aico.schema.timestamps import parse_utc
-    from aico.store.repository import SELECT_COLUMNS, LogStore
+    from aico.store.repository import LogStore
 
     scrubber = Scrubber.from_settings(settings, create_key=True)
     for old in workdir.glob("baseline.duckdb*"):
@@ -166,7 +167,7 @@ def measure_baseline(settings: Any, n: int, workdir: Path) -> float:
     t = time.perf_counter()
     out = []
     with LogStore.open(settings) as store:
-        for row in store.iter_rows(f"SELECT {SELECT_COLUMNS} FROM logs WHERE id <= ? ORDER BY id", [n]):
+        for row in store.iter_rows(f"SELECT id, {', '.join(COLUMNS)} FROM logs WHERE id <= ? ORDER BY id", [n]):
             row = scrubber.scrub_record(row)
             ts = parse_utc(row["timestamp"])
             err = json.loads(row["error_details"]) if row["error_details"] else {}

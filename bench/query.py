@@ -143,7 +143,7 @@ def main() -> None:
                 list(store.search(flt))
                 samples, rows = timed(lambda f=flt: list(store.search(f)), args.repeat)  # type: ignore[misc]
                 fulltext[name] = percentiles(samples) | {"query": query, "page": len(rows),  # type: ignore[arg-type]
-                                                         "matches": store.count_matching(LogFilter(text=query))}
+                                                         "matches": store.count(LogFilter(text=query))}
         export = Path(tmp) / "export.jsonl"
         start = time.perf_counter()
         subprocess.run([str(BIN / "aico"), "logs", "export", str(export)], env=env, check=True, capture_output=True)

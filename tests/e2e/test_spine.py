@@ -10,6 +10,7 @@ import zmq
 
 from aico.config import load_settings
 from aico.store import LogStore
+from aico.store.filters import LogFilter
 
 from conftest import run_app
 from support import Backend, canonical, run_aico, stamp, wait_until
@@ -99,7 +100,7 @@ def test_raw_json_publisher_and_malformed_payloads(env: dict[str, str]) -> None:
             wait_until(lambda: count(env) == 3, timeout=10, message="both good records")
             with store_of(env) as store:
                 wait_until(lambda: store.count_rejects() == 4, timeout=10, message="four rejects")
-                good = store.recent(limit=10)
+                good = list(store.search(LogFilter(limit=10), ascending=True))
                 rejects = store.rejects(limit=10)
         finally:
             pub.close()

@@ -19,7 +19,8 @@ from aico.analytics.report import build_report
 from aico.backend import registry
 from aico.config import Settings, load_settings
 from aico.errors import QueryError, ReadOnlyQueryError
-from aico.store.export import EXPORT_COLUMNS
+from aico.store.export import EXPORT_COLUMNS, SourceChunk
+from aico.store.filters import LogFilter
 from aico.store.repository import LogStore
 
 import etl_data
@@ -34,6 +35,10 @@ def one_duckdb_thread(env: dict[str, str]) -> None:
     env["AICO_CORE__ANALYTICS__THREADS"] = "1"
 
 
+def records_of(chunk: SourceChunk) -> list[dict[str, Any]]:
+    return [dict(zip(EXPORT_COLUMNS, json.loads(r), strict=True)) for r in chunk.rows]
+
+
 def test_iter_since_windows_filters_and_gaps(settings: Settings) -> None:
     """Windows of ids after the watermark, filters inside each window, gaps jumped, nothing twice."""
     etl_data.store_records(settings, etl_data.raw_records(250))
@@ -42,12 +47,12 @@ def test_iter_since_windows_filters_and_gaps(settings: Settings) -> None:
     with LogStore.open(settings) as store:
         chunks = list(store.iter_since(10, chunk=50))
         assert [(c.after_id, c.last_id) for c in chunks] == [(10, 60), (190, 240), (240, 250)]
-        records = [r for c in chunks for r in c.records()]
+        records = [r for c in chunks for r in records_of(c)]
         assert [r["id"] for r in records] == [*range(11, 61), *range(191, 251)]
         assert set(records[0]) == set(EXPORT_COLUMNS)
-        errors = list(store.iter_since(0, chunk=100, levels=["ERROR", "CRITICAL"]))
+        errors = list(store.iter_since(0, LogFilter(levels=("ERROR", "CRITICAL")), chunk=100))
         assert sum(c.scanned for c in errors) == 120
-        assert {r["level"] for c in errors for r in c.records()} == {"ERROR", "CRITICAL"}
+        assert {r["level"] for c in errors for r in records_of(c)} == {"ERROR", "CRITICAL"}
         assert list(store.iter_since(250, chunk=10)) == []
 
 

@@ -30,7 +30,7 @@ KEY = b"k" * 32
 def job(settings: Settings, scrubber: Scrubber, *, chunk: int = 50, after_id: int = 0) -> Job:
     with LogStore.open(settings) as store:
         top = store.last_issued_id()
-    return Job(settings, Prechecks.of(scrubber), after_id=after_id, upto=top, chunk=chunk, levels=None, since=None)
+    return Job(settings, Prechecks.of(scrubber), after_id=after_id, upto=top, chunk=chunk, filter=None)
 
 
 def test_reader_hands_over_every_window_in_order(settings: Settings) -> None:

@@ -28,6 +28,7 @@ from aico.otlp.values import attributes
 from aico.otlp.watermark import Watermark
 from aico.schema.record import normalize
 from aico.store import LogStore
+from aico.store.filters import LogFilter
 
 from support import stamp, wait_until
 
@@ -140,7 +141,7 @@ def test_scrub_runs_the_privacy_scrubber_before_records_leave(settings: Settings
     plugin.stop()
     assert receiver.taken()[0]["body"] == "mail [EMAIL] now"
     with LogStore.open(settings) as store:
-        assert store.recent(limit=1)[0]["message"] == "mail ada@example.com now"
+        assert next(store.search(LogFilter(limit=1)))["message"] == "mail ada@example.com now"
 
 
 def test_an_endpoint_that_is_not_set_is_a_clear_error(settings: Settings) -> None:

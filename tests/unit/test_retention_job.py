@@ -15,7 +15,8 @@ from aico.retention import archives
 from aico.retention.clock import ManualClock
 from aico.retention.job import RetentionJob
 from aico.retention.policy import MIB
-from aico.store import LogStore
+from aico.store import LogStore, days
+from aico.store.days import DayMaintenance
 
 from retention_support import NOW, archive_rows, day_of, db_rows, identity, make_day, seed, seed_days, union_counts
 
@@ -139,15 +140,15 @@ def test_concurrent_writes_during_a_run_are_not_lost(settings: Settings, monkeyp
     seed_days(settings, NOW, 9, 50)
     day = day_of(NOW, 8)
     late = make_day(day, 7, first_seq=50_000, message="arrived during the run")
-    original = LogStore.iter_day
+    original = DayMaintenance.iter_day
 
-    def iter_day(self: LogStore, d: str, hi: int, **kw: Any) -> Any:
+    def iter_day(self: DayMaintenance, d: str, hi: int, **kw: Any) -> Any:
         for i, item in enumerate(original(self, d, hi, **kw)):
             if d == day and i == 10:
                 seed(settings, late)  # another writer commits mid-read
             yield item
 
-    monkeypatch.setattr(LogStore, "iter_day", iter_day)
+    monkeypatch.setattr(DayMaintenance, "iter_day", iter_day)
     job(settings).run()
     assert sorted(identity(r) for r in db_rows(settings) if r["timestamp"][:10] == day) == sorted(
         identity(r) for r in late)
@@ -170,18 +171,18 @@ def test_a_crash_at_each_step_then_a_rerun_keeps_every_record_once(
     if point == "before_rename":
         monkeypatch.setattr("aico.retention.rollover.os.replace", lambda *a: (_ for _ in ()).throw(Killed()))
     elif point == "after_rename":
-        monkeypatch.setattr(LogStore, "delete_day", lambda *a, **k: (_ for _ in ()).throw(Killed()))
+        monkeypatch.setattr(DayMaintenance, "delete_day", lambda *a, **k: (_ for _ in ()).throw(Killed()))
     elif point == "mid_delete":
         calls = {"n": 0}
-        original = LogStore._tx
+        original = days.transaction
 
-        def tx(self: LogStore, work: Any, what: str) -> Any:
+        def tx(conn: Any, what: str) -> Any:
             calls["n"] += 1
             if calls["n"] == 10:
                 raise Killed()
-            return original(self, work, what)
+            return original(conn, what)
 
-        monkeypatch.setattr(LogStore, "_tx", tx)
+        monkeypatch.setattr(days, "transaction", tx)
     if point == "leftover_temp":
         archives.ensure_dir(s)
         archives.temp_path_for(s, day_of(NOW, 8)).write_bytes(b"half a file")

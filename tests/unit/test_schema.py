@@ -17,7 +17,7 @@ from aico.schema import COLUMNS, normalize, wire
 from aico.schema.levels import at_least, parse_level
 from aico.schema.record import loads
 from aico.schema.timestamps import normalize_timestamp
-from aico.store.repository import encode_rows
+from aico.store.writer import encode_rows
 
 BASE = {"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "m", "function": "f",
         "topic": "t", "message": "hello"}

@@ -20,8 +20,8 @@ from aico.schema.record import COLUMNS
 from aico.store import LogStore, migrations
 from aico.store.connection import open_database
 from aico.store.filters import LogFilter, matches
-from aico.store.repository import INSERT_BATCH_SQL
 from aico.store.textquery import parse_text_query
+from aico.store.writer import INSERT_BATCH_SQL
 
 
 def rec(i: int, second: int, message: str = "", **over: object) -> dict:
@@ -86,7 +86,7 @@ def test_migration_fills_the_index_from_existing_rows(settings: Settings) -> Non
 def test_index_lives_encrypted(store: LogStore, settings: Settings) -> None:
     """The full-text index is in the encrypted file: searchable, yet no term is readable on disk."""
     store.insert_batch([rec(i, i, f"zyzzyva marker {i}") for i in range(200)])
-    assert store.count_matching(LogFilter(text="zyzzyva")) == 200
+    assert store.count(LogFilter(text="zyzzyva")) == 200
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     raw = b"".join(p.read_bytes() for p in settings.database_path.parent.iterdir() if p.is_file())
     assert b"zyzzyva" not in raw
@@ -97,7 +97,7 @@ def test_delete_removes_rows_and_their_index_entries(store: LogStore) -> None:
     store.insert_batch([rec(i, i % 60, f"purge {'me' if i % 3 == 0 else 'not'} {i}") for i in range(30)])
     assert store.delete(LogFilter(text="purge", grep=r"\bme\b"), chunk=4) == 10
     assert store.count() == 20
-    assert store.count_matching(LogFilter(text="me")) == 0
+    assert store.count(LogFilter(text="me")) == 0
     assert store.delete(LogFilter(upto_id=5), chunk=2) == 3  # ids 2, 3, 5 were left below 6
 
 
@@ -168,8 +168,8 @@ def test_reclaim_drops_deleted_rows_from_the_full_text_index(store: LogStore) ->
     assert index_bytes() > full  # FTS5 only adds delete markers
     store.reclaim()
     assert index_bytes() < full / 3
-    assert store.count_matching(LogFilter(text="keep")) == 60
-    assert store.count_matching(LogFilter(text="drop OR word5*")) == 0
+    assert store.count(LogFilter(text="keep")) == 60
+    assert store.count(LogFilter(text="drop OR word5*")) == 0
 
 
 @pytest.mark.parametrize(("sql", "why"), [

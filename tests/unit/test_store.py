@@ -10,11 +10,16 @@ import stat
 
 import pytest
 
+from aico.collector.writer import store_rows
 from aico.config import Settings
 from aico.errors import EncryptionKeyError, StoreError
 from aico.schema import normalize
-from aico.store import LogStore
+from aico.schema.record import to_row
+from aico.store import InsertResult, LogStore
+from aico.store.edge import transaction
+from aico.store.filters import LogFilter
 from aico.store.migrations import MIGRATIONS
+from aico.store.writer import INSERT_BATCH_SQL, encode_rows
 
 
 def record(i: int, **over: object) -> dict:
@@ -75,13 +80,13 @@ def test_duplicates_of_producer_and_seq_are_skipped(settings: Settings) -> None:
         assert store.count() == 15
 
 
-def test_recent_is_newest_last_and_filters_levels(settings: Settings) -> None:
-    """`recent` returns the newest N, oldest first, and honours levels."""
+def test_search_is_newest_first_and_filters_levels(settings: Settings) -> None:
+    """`search` with a limit returns the newest N, newest first, and honours levels."""
     with LogStore.open(settings, writer=True) as store:
         store.insert_batch([record(i, level="ERROR" if i % 2 else "INFO") for i in range(10)])
-        rows = store.recent(limit=3)
-        assert [r["seq"] for r in rows] == [8, 9, 10]
-        assert {r["level"] for r in store.recent(limit=50, levels=["ERROR"])} == {"ERROR"}
+        rows = list(store.search(LogFilter(limit=3)))
+        assert [r["seq"] for r in rows] == [10, 9, 8]
+        assert {r["level"] for r in store.search(LogFilter(levels=("ERROR",), limit=50))} == {"ERROR"}
 
 
 def test_reader_cannot_write(settings: Settings) -> None:
@@ -89,3 +94,26 @@ def test_reader_cannot_write(settings: Settings) -> None:
     LogStore.open(settings, writer=True).close()
     with LogStore.open(settings) as store, pytest.raises(StoreError):
         store.insert_batch([record(1)])
+
+
+def test_single_write_mode_stores_the_same_as_a_batch(settings: Settings) -> None:
+    """The benchmark baseline (one transaction per record) stores and counts duplicates as a batch does."""
+    rows = encode_rows([to_row(record(i)) for i in (0, 1, 2, 1)])
+    with LogStore.open(settings, writer=True) as store:
+        result = store_rows(store, rows, 4, single=True)
+        assert (result.stored, result.duplicates) == (3, 1)
+        assert store_rows(store, rows, 4, single=False) == InsertResult(0, 4)
+        assert [r["seq"] for r in store.search(LogFilter(), ascending=True)] == [1, 2, 3]
+
+
+def test_a_failed_transaction_rolls_back_and_says_what_it_was_doing(settings: Settings) -> None:
+    """``transaction`` undoes the block's writes and turns libSQL's error into a StoreError naming the work."""
+    with LogStore.open(settings, writer=True) as store:
+        failing = transaction(store.conn, "cannot do the thing")
+        with pytest.raises(StoreError, match=r"^cannot do the thing: ") as caught, failing as c:
+            c.execute(INSERT_BATCH_SQL, (encode_rows([to_row(record(1))]).decode(),))
+            c.execute("INSERT INTO no_such_table VALUES (1)")
+        assert isinstance(caught.value.__cause__, ValueError)
+        assert not store.conn.in_transaction and store.count() == 0
+        store.insert_batch([record(1)])
+        assert store.count() == 1

@@ -28,7 +28,7 @@ import duckdb
 
 from aico.analytics import extras, parquet, rollups, schema, scrub, state, transform
 from aico.analytics.connection import open_analytics, transaction
-from aico.analytics.filters import SourceFilter
+from aico.analytics.filters import cutoff, source_filter
 from aico.analytics.source import Job, SourceReader, Window
 from aico.config.settings import Analytics, Settings
 from aico.errors import StoreError
@@ -122,7 +122,7 @@ def run_etl(settings: Settings, *, full: bool = False, parquet_dir: Path | None 
     # would not join with the ones already loaded.
     scrubber = scrubber or Scrubber.from_settings(settings, create_key=full or not settings.analytics_path.exists())
     counts_before = dict(scrubber.counts)
-    source_filter = SourceFilter.from_settings(settings, now or started_at)
+    since = cutoff(settings, now or started_at)
     result = EtlResult(mode="full" if full else "incremental")
     with LogStore.open(settings) as store:
         top = store.last_issued_id()
@@ -139,11 +139,11 @@ def run_etl(settings: Settings, *, full: bool = False, parquet_dir: Path | None 
                 "the store was recreated; rebuild analytics with `aico analytics etl --full`"
             )
         with transaction(con):
-            result.pruned = rollups.prune(con, source_filter.since)
+            result.pruned = rollups.prune(con, since)
         seen = current.records_seen
         if top > current.watermark:
             job = Job(settings, scrub.Prechecks.of(scrubber), after_id=current.watermark, upto=top,
-                      chunk=cfg.chunk_size, levels=source_filter.levels, since=source_filter.since)
+                      chunk=cfg.chunk_size, filter=source_filter(settings, since))
             con.execute("SET threads = 1")
             with SourceReader(job) as reader:
                 for window in reader:

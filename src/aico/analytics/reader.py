@@ -26,7 +26,7 @@ def serve(sock: socket.socket) -> None:
         raise ValueError("no job")
     job: Job = pickle.loads(memoryview(payload))  # from the process that started us
     with LogStore.open(job.settings) as store, closing(connect(job.settings.core.analytics.memory_limit)) as con:
-        windows = store.iter_since(job.after_id, chunk=job.chunk, upto=job.upto, levels=job.levels, since=job.since)
+        windows = store.iter_since(job.after_id, job.filter, chunk=job.chunk, upto=job.upto)
         while True:
             clock = time.perf_counter()
             chunk = next(windows, None)

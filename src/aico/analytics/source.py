@@ -29,7 +29,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,7 @@ from aico.analytics.scrub import Prechecks
 from aico.backend.child import Child
 from aico.config.settings import Settings
 from aico.errors import StoreError
+from aico.store.filters import LogFilter
 
 _HEADER = struct.Struct("!IQ")  # JSON length, payload length
 _BUFFER_BYTES = 4 << 20
@@ -76,8 +77,7 @@ class Job:
     after_id: int
     upto: int
     chunk: int
-    levels: Sequence[str] | None
-    since: str | None
+    filter: LogFilter | None
 
 
 # -- frames -----------------------------------------------------------------------------------

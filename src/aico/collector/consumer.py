@@ -36,7 +36,7 @@ from aico.schema import wire
 from aico.schema.acks import ack_topic, encode_ack
 from aico.schema.record import COLUMNS, Row
 from aico.schema.timestamps import now_utc, parse_utc
-from aico.store.repository import Reject, encode_rows
+from aico.store.writer import Reject, encode_rows
 
 TOPIC = b"logs."
 MAX_HELD_BATCHES = 4  # batches held (pending or at the writer) before intake pauses

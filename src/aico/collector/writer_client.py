@@ -15,7 +15,7 @@ from aico.backend.child import Child
 from aico.bus import sockets
 from aico.config.settings import Settings
 from aico.errors import BackendError, StoreError
-from aico.store.repository import Reject
+from aico.store.writer import Reject
 
 READY_TIMEOUT_S = 60
 

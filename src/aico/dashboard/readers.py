@@ -8,14 +8,12 @@ Every connection is ``query_only``: nothing here writes.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -26,6 +24,7 @@ from aico.errors import StoreError
 from aico.schema.levels import LEVELS
 from aico.schema.timestamps import format_utc, parse_utc
 from aico.store.filters import LogFilter, where_sql
+from aico.store.ondisk import size_on_disk
 from aico.store.repository import LogStore
 
 POOL_SIZE = 3
@@ -261,18 +260,8 @@ def status(settings: Settings) -> dict[str, Any]:
         "plugins": plugins,
         "plugins_up": sorted(n for n, p in plugins.items() if p.get("state") == "running"),
         "consumer": {k: consumer.get(k) for k in CONSUMER_FIGURES},
-        "store_bytes": store_size(settings.database_path),
+        "store_bytes": size_on_disk(settings.database_path),
     }
-
-
-def store_size(path: Path) -> int:
-    total = 0
-    for p in (path, Path(f"{path}-wal")):
-        try:
-            total += os.path.getsize(p)
-        except OSError:
-            pass
-    return total
 
 
 def rejects(store: LogStore, *, limit: int, before: int | None) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from aico.retention.clock import Clock, SystemClock
 from aico.retention.job import RetentionJob, RunReport, disk_free
 from aico.retention.policy import MIB
 from aico.schema.timestamps import format_utc
-from aico.store.maintenance import size_on_disk
+from aico.store.ondisk import size_on_disk
 
 
 def _say(message: str) -> None:

@@ -28,7 +28,7 @@ from aico.errors import StoreError
 from aico.retention import archives
 from aico.retention.archive_file import ArchiveReader, Summary, verify_archive, write_archive
 from aico.schema.timestamps import now_utc
-from aico.store.maintenance import ARCHIVE_COLUMNS
+from aico.store.days import ARCHIVE_COLUMNS
 from aico.store.repository import LogStore
 
 _TS = ARCHIVE_COLUMNS.index("timestamp")

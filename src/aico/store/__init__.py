@@ -1,4 +1,4 @@
-"""The encrypted libSQL log store: key, connection, migrations and the repository."""
+"""The encrypted libSQL log store: key, connection, migrations, and the parts ``LogStore`` holds."""
 
 from aico.store.repository import InsertResult, LogStore
 

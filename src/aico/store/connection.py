@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import libsql
 
 from aico.errors import EncryptionKeyError, StoreError
+from aico.store.edge import Connection, mapped
 
-Connection = Any  # libsql.Connection has no importable type
+__all__ = ["Connection", "open_database"]
 
 # Pages of a new store. Each page is encrypted on its own, and a batch of rows touches the
 # table and seven indexes: 16 KiB pages cost the writer ~10% less CPU per record than 4 KiB
@@ -36,19 +36,14 @@ def _read_only_note(path: Path) -> str:
 
 def _connect(target: str, key: str, shown: str) -> Connection:
     """A checked connection to ``target`` (a path or a ``file:`` URI); ``shown`` names it in errors."""
-    try:
+    with mapped(f"cannot open {shown}"):
         conn = libsql.connect(target, encryption_key=key, isolation_level=None)
-    except ValueError as exc:
-        raise StoreError(f"cannot open {shown}: {exc}") from exc
     try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
-    except ValueError as exc:
+        with mapped(f"cannot open {shown}"):  # a wrong key shows here: EncryptionKeyError
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    except StoreError:
         conn.close()
-        if "not a database" in str(exc):
-            raise EncryptionKeyError(
-                f"cannot open {shown}: wrong encryption key (or not an aico database)"
-            ) from exc
-        raise StoreError(f"cannot open {shown}: {exc}") from exc
+        raise
     return conn
 
 
@@ -75,17 +70,23 @@ def open_database(path: Path, key: str, *, create: bool = False, synchronous: st
             raise StoreError(f"{exc}{_read_only_note(path)}") from exc
         conn = _connect(f"file:{quote(str(path))}?immutable=1", key, str(path))
     try:
-        conn.execute("PRAGMA busy_timeout=10000")
-        if create:  # both only take effect on a new file
-            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
-            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        if not read_only:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages stay in memory between batches
-        conn.execute(f"PRAGMA synchronous={synchronous}")
-        if read_only:
-            conn.execute("PRAGMA query_only=ON")
-    except ValueError as exc:
+        with mapped(f"cannot configure {path}"):
+            _configure(conn, create=create, synchronous=synchronous, read_only=read_only)
+    except StoreError as exc:
         conn.close()
-        raise StoreError(f"cannot configure {path}: {exc}{_read_only_note(path)}") from exc
+        raise StoreError(f"{exc}{_read_only_note(path)}") from exc.__cause__
     return conn
+
+
+def _configure(conn: Connection, *, create: bool, synchronous: str, read_only: bool) -> None:
+    """The pragmas of a store connection (a new file's page size and vacuum mode among them)."""
+    conn.execute("PRAGMA busy_timeout=10000")
+    if create:  # both only take effect on a new file
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    if not read_only:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages stay in memory between batches
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    if read_only:
+        conn.execute("PRAGMA query_only=ON")

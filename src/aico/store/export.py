@@ -1,4 +1,4 @@
-"""Bulk reads by id window, for the analytics ETL: mixed into ``LogStore``.
+"""Bulk reads by id window, for the analytics ETL.
 
 Ids come from ``AUTOINCREMENT``: they only grow and are never reused, even after retention
 deletes rows, so "everything after id N" is a stable watermark. Rows leave libSQL as JSON
@@ -7,14 +7,13 @@ array texts, the cheapest shape to move in bulk (a consumer such as DuckDB parse
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from aico.errors import StoreError
+from aico.errors import QueryError
 from aico.schema.record import COLUMNS
-from aico.store.connection import Connection
+from aico.store.edge import Connection, column, scalar
+from aico.store.filters import LogFilter, where_sql
 
 #: The fields of each row ``iter_since`` yields, in order.
 EXPORT_COLUMNS = ("id", *COLUMNS)
@@ -34,61 +33,48 @@ class SourceChunk:
     scanned: int
     rows: list[str]
 
-    def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(EXPORT_COLUMNS, json.loads(r), strict=True)) for r in self.rows]
 
+class IdWindowExport:
+    """Records by id window, filtered by a ``LogFilter``, as JSON array texts."""
 
-class ExportMixin:
-    conn: Connection
-
-    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        try:
-            return self.conn.execute(sql, params).fetchall()[0][0]
-        except ValueError as exc:
-            raise StoreError(f"store error: {exc}") from exc
-
-    def _column(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        try:
-            return [r[0] for r in self.conn.execute(sql, params).fetchall()]
-        except ValueError as exc:
-            raise StoreError(f"store error: {exc}") from exc
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
 
     def last_issued_id(self) -> int:
         """The highest id ever given to a record (deleted ones included); 0 for a new store."""
-        issued = self._column("SELECT seq FROM sqlite_sequence WHERE name = 'logs'", ())
-        return max(int(issued[0]) if issued else 0, int(self._scalar("SELECT coalesce(max(id), 0) FROM logs")))
+        return int(scalar(self.conn, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'logs'), 0), "
+                                     "(SELECT coalesce(max(id), 0) FROM logs))"))
 
-    def iter_since(self, after_id: int, *, chunk: int = 50_000, upto: int | None = None,
-                   levels: Sequence[str] | None = None, since: str | None = None) -> Iterator[SourceChunk]:
+    def iter_since(self, after_id: int, flt: LogFilter | None = None, *, chunk: int = 50_000,
+                   upto: int | None = None) -> Iterator[SourceChunk]:
         """Records with ``after_id < id <= upto`` (default: the last issued id now), by windows of ``chunk`` ids.
 
-        ``levels`` and ``since`` (a stored timestamp text) filter inside each window. Every window
-        that holds records is yielded, even when the filters leave none, so a caller can keep a
+        ``flt`` filters inside each window (``grep`` aside: it cannot run in SQL). Every window
+        that holds records is yielded, even when the filter leaves none, so a caller can keep a
         watermark at ``last_id``; a gap in the ids is skipped in one step.
         """
         if chunk < 1:
             raise ValueError("chunk must be at least 1")
+        flt = flt or LogFilter()
+        if flt.grep is not None:
+            raise QueryError("grep cannot filter an id window export; use a full-text query instead")
         top = self.last_issued_id() if upto is None else upto
-        where, extra = "", list[Any]()
-        if levels is not None:  # the unary + keeps SQLite on the id range, off the level/time indexes
-            where += f" AND +level IN ({', '.join('?' for _ in levels)})"
-            extra.extend(levels)
-        if since is not None:
-            where += " AND +timestamp >= ?"
-            extra.append(since)
+        # unindexed: SQLite stays on the id range, off the level/time indexes
+        conds, extra = where_sql(flt, unindexed=True)
+        where = "".join(f" AND {c}" for c in conds)
         low = after_id
         while low < top:
             high = min(low + chunk, top)
             window = [low, high]
-            rows = self._column(f"SELECT {_EXPORT_ROW} FROM logs WHERE id > ? AND id <= ?{where} ORDER BY id",
-                                [*window, *extra])
+            rows = column(self.conn, f"SELECT {_EXPORT_ROW} FROM logs WHERE id > ? AND id <= ?{where} ORDER BY id",
+                          [*window, *extra])
             scanned = len(rows) if not where else int(
-                self._scalar("SELECT count(*) FROM logs WHERE id > ? AND id <= ?", window))
+                scalar(self.conn, "SELECT count(*) FROM logs WHERE id > ? AND id <= ?", window))
             if scanned:
                 yield SourceChunk(low, high, scanned, rows)
                 low = high
                 continue
-            following = self._scalar("SELECT min(id) FROM logs WHERE id > ?", [high])
+            following = scalar(self.conn, "SELECT min(id) FROM logs WHERE id > ?", [high])
             if following is None or following > top:
                 return
             low = following - 1

@@ -117,17 +117,19 @@ def _sql_glob(pattern: str) -> str:
     return pattern.replace("[!", "[^")  # SQLite negates a set with ^, fnmatch with !
 
 
-def where_sql(flt: LogFilter, *, table: str = "logs", text: bool = True, id_column: str | None = None
-              ) -> tuple[list[str], list[Any]]:
+def where_sql(flt: LogFilter, *, table: str = "logs", text: bool = True, id_column: str | None = None,
+              unindexed: bool = False) -> tuple[list[str], list[Any]]:
     """The conditions of ``flt`` on ``table`` as SQL snippets and their parameters (``grep`` aside).
 
     ``text=False`` leaves the full-text condition to the caller (a join); ``id_column`` is where
     the id cursors apply (the FTS5 rowid, when the caller joins through the index).
+    ``unindexed`` keeps SQLite off the indexes of the filtered columns (a unary ``+`` on each), for
+    a caller that walks an id range and only wants the rows of it filtered.
     """
     conds: list[str] = []
     params: list[Any] = []
-    col = f"{table}."
-    id_col = id_column or f"{col}id"
+    col = f"+{table}." if unindexed else f"{table}."
+    id_col = id_column or f"{table}.id"
     if flt.levels:
         conds.append(f"{col}level IN ({', '.join('?' for _ in flt.levels)})")
         params.extend(flt.levels)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aico.errors import StoreError
 from aico.schema.timestamps import now_utc
 from aico.store.connection import Connection
+from aico.store.edge import mapped, transaction
 
 MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     (
@@ -121,7 +122,8 @@ def applied(conn: Connection) -> list[str]:
 
 def migrate(conn: Connection) -> list[str]:
     """Apply what is missing, in order; returns the names applied now."""
-    done = set(applied(conn))
+    with mapped("cannot read the store's migrations"):
+        done = set(applied(conn))
     known = {name for name, _ in MIGRATIONS}
     unknown = done - known
     if unknown:
@@ -130,18 +132,12 @@ def migrate(conn: Connection) -> list[str]:
     for name, statements in MIGRATIONS:
         if name in done:
             continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn, f"migration {name} failed"):
             if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchall():
-                conn.execute("ROLLBACK")  # another process applied it meanwhile
-                continue
+                continue  # another process applied it meanwhile: the empty transaction commits nothing
             for statement in statements:
                 conn.execute(statement)
             conn.execute("INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", (name, now_utc()))
-            conn.execute("COMMIT")
-        except ValueError as exc:
-            conn.execute("ROLLBACK")
-            raise StoreError(f"migration {name} failed: {exc}") from exc
         now.append(name)
     return now
 

@@ -1,4 +1,4 @@
-"""Searching the store page by page (keyset paging), for the repository to run.
+"""Searching the store page by page (keyset paging), for the reader to run.
 
 Every page is its own short statement that starts after the last row of the page before, so
 a search of any size holds no read transaction open and needs memory for one page only.

@@ -1,4 +1,4 @@
-"""Counts over the store for ``aico logs stats``: the SQL, for the repository to run.
+"""Counts over the store for ``aico logs stats``: the SQL, for the reader to run.
 
 Hour and day buckets are UTC (the stored timestamps are).
 """

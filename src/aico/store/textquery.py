@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -111,12 +112,16 @@ class _Parser:
             raise self._fail(f"unexpected {self._peek()[1]!r}")  # type: ignore[index]
         return node
 
-    def _or(self) -> Node:
-        node = self._and()
-        while self._peek() == ("bare", "OR"):
+    def _chain(self, word: str, operand: Callable[[], Node]) -> Node:
+        """``operand (word operand)*``, grouped from the left."""
+        node = operand()
+        while self._peek() == ("bare", word):
             self.pos += 1
-            node = Op("OR", node, self._and())
+            node = Op(word, node, operand())
         return node
+
+    def _or(self) -> Node:
+        return self._chain("OR", self._and)
 
     def _and(self) -> Node:
         node = self._not()
@@ -127,11 +132,7 @@ class _Parser:
         return node
 
     def _not(self) -> Node:
-        node = self._primary()
-        while self._peek() == ("bare", "NOT"):
-            self.pos += 1
-            node = Op("NOT", node, self._primary())
-        return node
+        return self._chain("NOT", self._primary)
 
     def _primary(self) -> Node:
         item = self._peek()
@@ -169,7 +170,7 @@ class _Parser:
 MAX_PARENS = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TextQuery:
     """A parsed full-text query."""
 

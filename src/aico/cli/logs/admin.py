@@ -87,7 +87,7 @@ def rm(
     with open_reader() as store:
         top = store.max_id()
         flt = replace(flt, upto_id=top)  # what was counted is what is removed, not what arrives meanwhile
-        count = store.count_matching(flt)
+        count = store.count(flt)
     if count == 0:
         out.print("nothing to remove: no record matches")
         return

@@ -137,7 +137,7 @@ def export(
     err = console(stderr=True)
     show_progress = sys.stderr.isatty() and destination != "-"
     with open_reader() as store:
-        total = min(store.count_matching(flt), limit or sys.maxsize) if show_progress and flt.grep is None else None
+        total = min(store.count(flt), limit or sys.maxsize) if show_progress and flt.grep is None else None
         rows = store.search(flt, ascending=True, page=PAGE)
         if not raw:
             scrubber = Scrubber.for_output(settings())

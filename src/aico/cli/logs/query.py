@@ -47,7 +47,7 @@ def ls(
 def count(*, flt: LogFilter, utc: bool) -> None:
     """Print how many records match (all of them, without filters)."""
     with open_reader() as store:
-        console().file.write(f"{store.count_matching(flt)}\n")
+        console().file.write(f"{store.count(flt)}\n")
 
 
 def show(
