@@ -283,12 +283,12 @@ def test_the_index_counts_agree_with_the_grouped_counts(client: httpx.Client) ->
 
 def test_an_unforeseen_failure_is_a_json_500(client: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug in a reader gives a 500 with a message the page shows, and the server keeps answering."""
-    from aico.dashboard import readers
+    from aico.dashboard import histogram
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(readers, "histogram", broken)
+    monkeypatch.setattr(histogram, "histogram", broken)
     r = client.get("/api/v1/histogram", headers=AUTH)
     assert r.status_code == 500 and r.json()["error"] == "internal error: RuntimeError: boom"
     assert client.get("/api/v1/status", headers=AUTH).status_code == 200

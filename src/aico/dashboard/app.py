@@ -31,6 +31,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from aico import __version__
 from aico.config.settings import Settings
+from aico.dashboard import histogram as histograms
 from aico.dashboard import readers, tail
 from aico.dashboard.auth import COOKIE, Gate, host_allowed
 from aico.dashboard.query import build_filter, decode_cursor, encode_cursor, flag_param, int_param
@@ -163,7 +164,7 @@ def search(request: Request) -> dict[str, Any]:
         if start is None:  # a first page ends at the newest id now: a live tail goes on from there
             top = store.max_id()
             flt = replace(flt, upto_id=top)
-        rows = list(store.search(replace(flt, limit=limit + 1), page=limit + 1, start=start))
+        rows = readers.search_page(store, flt, limit=limit + 1, start=start)
     more = len(rows) > limit
     rows = rows[:limit]
     return {"records": [readers.record_json(r) for r in rows],
@@ -190,7 +191,7 @@ def histogram(request: Request) -> dict[str, Any]:
     flt = build_filter(params(request))
     started = time.perf_counter()
     with _pool(request).store() as store:
-        result = readers.histogram(store, flt)
+        result = histograms.histogram(store, flt)
     return {**result, "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
