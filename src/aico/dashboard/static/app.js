@@ -356,39 +356,46 @@ function svgText(svg, x, y, text, cls) {
   svg.append(t);
 }
 
+// A drag across the bars narrows the search to the buckets it covers. The drag keeps the histogram
+// it started on: a redraw meanwhile (a resize, the theme, a search's answer arriving) neither loses
+// the drag nor changes the range it gives.
 function brushHistogram() {
   const box = $("histogram");
-  let start = null, rect = null;
-  const bucketAt = (clientX) => {
-    const hist = state.histogram;
+  let drag = null;  // { hist, start, rect } while the button is down
+  const bucketAt = (hist, clientX) => {
     const r = box.getBoundingClientRect();
     const i = Math.floor(((clientX - r.left) / r.width) * hist.buckets.length);
     return Math.max(0, Math.min(hist.buckets.length - 1, i));
   };
+  const span = (e) => {
+    const i = bucketAt(drag.hist, e.clientX);
+    return [Math.min(i, drag.start), Math.max(i, drag.start)];
+  };
+  const move = (e) => {
+    if (!drag) return;
+    const [lo, hi] = span(e), bw = box.clientWidth / drag.hist.buckets.length;
+    const svg = box.querySelector("svg");
+    if (svg && drag.rect.parentNode !== svg) svg.append(drag.rect);  // redrawn meanwhile: shown again
+    drag.rect.setAttribute("x", lo * bw);
+    drag.rect.setAttribute("width", (hi - lo + 1) * bw);
+  };
   box.addEventListener("mousedown", (e) => {
-    if (!state.histogram || !state.histogram.buckets.length || e.button !== 0) return;
+    const hist = state.histogram;
+    if (!hist || !hist.buckets.length || e.button !== 0) return;
     e.preventDefault();
-    start = bucketAt(e.clientX);
-    rect = document.createElementNS(SVG, "rect");
+    const rect = document.createElementNS(SVG, "rect");
     rect.setAttribute("class", "brush");
     rect.setAttribute("y", 0);
     rect.setAttribute("height", box.clientHeight);
-    box.querySelector("svg").append(rect);
+    drag = { hist, start: bucketAt(hist, e.clientX), rect };
     move(e);
   });
-  const move = (e) => {
-    if (start === null) return;
-    const hist = state.histogram, bw = box.clientWidth / hist.buckets.length;
-    const i = bucketAt(e.clientX), lo = Math.min(i, start), hi = Math.max(i, start);
-    rect.setAttribute("x", lo * bw);
-    rect.setAttribute("width", (hi - lo + 1) * bw);
-  };
   window.addEventListener("mousemove", move);
   window.addEventListener("mouseup", (e) => {
-    if (start === null) return;
-    const hist = state.histogram, i = bucketAt(e.clientX);
-    const lo = Math.min(i, start), hi = Math.max(i, start);
-    start = null;
+    if (!drag) return;
+    const hist = drag.hist, [lo, hi] = span(e);
+    drag.rect.remove();
+    drag = null;
     const since = hist.buckets[lo].start;
     const end = new Date(new Date(hist.buckets[hi].start).getTime() + hist.width_s * 1000);
     const until = end.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
