@@ -95,7 +95,7 @@ def test_the_dashboard_end_to_end(env: dict[str, str], browser: Any, shots: Path
         log(env, "seed")
         link = run_aico(env, "dashboard", "url").stdout.strip()
         base = run_aico(env, "dashboard", "url", "--plain").stdout.strip()
-        assert "#token=" in link and link.startswith(base)
+        assert "#login=" in link and link.startswith(base)
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{base}api/v1/search", timeout=10)
         assert refused.value.code == 401
@@ -105,7 +105,7 @@ def test_the_dashboard_end_to_end(env: dict[str, str], browser: Any, shots: Path
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(link)
         wait_until(lambda: len(rows(page)) == 46, timeout=30, message="the 46 logged records listed")
-        assert "#token" not in page.url  # the token left the address bar
+        assert "#login" not in page.evaluate("location.href")  # the code left the address bar
         assert page.evaluate("window.__xss") is None  # the message's markup stayed text
         hostile = next(r for r in rows(page) if r.startswith("hostile"))
         assert hostile == "hostile <img src=x onerror=window.__xss=1> nul\\0here <U+202E>evil"
@@ -204,8 +204,14 @@ def test_the_dashboard_end_to_end(env: dict[str, str], browser: Any, shots: Path
         assert page.evaluate("window.__xss") is None
         page.screenshot(path=str(shots / "dashboard-rejects.png"))
 
+        again = browser.new_page()  # a browser of its own (no cookie) with the link already used
+        again.goto(link)
+        wait_until(lambda: again.is_visible("#login"), timeout=15, message="the used link refused")
+        assert "used already or has expired" in again.inner_text("#login")
+        again.close()
+
         narrow = browser.new_page(viewport={"width": 420, "height": 800})
-        narrow.goto(link)
+        narrow.goto(run_aico(env, "dashboard", "url").stdout.strip())
         wait_until(lambda: len(rows(narrow)) >= 40, timeout=30, message="the list on a narrow window")
         narrow.screenshot(path=str(shots / "dashboard-narrow.png"))
         assert narrow.evaluate("document.documentElement.scrollWidth") <= 420  # no sideways scrolling

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -69,16 +70,55 @@ def test_every_api_route_needs_the_token(client: httpx.Client, route: str) -> No
     assert client.get(f"/api/v1/{route}", headers={"Cookie": "aico_dashboard=nope"}).status_code == 401
 
 
-def test_the_login_link_token_buys_a_session_cookie(client: httpx.Client) -> None:
-    """POST /session with the token sets an HttpOnly SameSite=Strict cookie, not the token, that opens the API."""
+def cookie_of(response: httpx.Response) -> str:
+    return response.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+
+
+def test_the_bearer_token_buys_a_session_cookie(client: httpx.Client) -> None:
+    """POST /session with the token sets an HttpOnly SameSite=Strict cookie for / that expires, not the token."""
     assert client.post("/api/v1/session", headers={"Authorization": "Bearer wrong"}).status_code == 401
     r = client.post("/api/v1/session", headers=AUTH)
     assert r.status_code == 204
     cookie = r.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and TOKEN not in cookie
-    value = cookie.split(";")[0].split("=", 1)[1]
-    assert client.get("/api/v1/status", headers={"Cookie": f"aico_dashboard={value}"}).status_code == 200
-    client.cookies.clear()
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie and TOKEN not in cookie
+    assert f"Max-Age={12 * 3600}" in cookie and "expires=" in cookie
+    assert client.get("/api/v1/status", headers={"Cookie": f"aico_dashboard={cookie_of(r)}"}).status_code == 200
+
+
+def test_a_login_code_works_once(client: httpx.Client, home: Settings) -> None:
+    """A code from `aico dashboard url` buys one session; the same code again, or a made-up one, gets 401."""
+    from aico.dashboard import logins
+
+    code = logins.mint(home, now=time.time())
+    first = client.post("/api/v1/session", headers={"Authorization": f"Login {code}"})
+    assert first.status_code == 204
+    assert client.get("/api/v1/search", headers={"Cookie": f"aico_dashboard={cookie_of(first)}"}).status_code == 200
+    again = client.post("/api/v1/session", headers={"Authorization": f"Login {code}"})
+    assert again.status_code == 401 and "used already or has expired" in again.json()["error"]
+    assert "set-cookie" not in again.headers
+    assert client.post("/api/v1/session", headers={"Authorization": "Login made-up"}).status_code == 401
+
+
+def test_login_codes_and_sessions_expire(home: Settings) -> None:
+    """By the dashboard's clock: a code is refused after 5 minutes, a session cookie after 12 hours (401)."""
+    from aico.dashboard import logins
+
+    now = [float(int(time.time()))]
+    with served(home, clock=lambda: now[0]) as url, httpx.Client(base_url=url, timeout=30) as c:
+        late = logins.mint(home, now=now[0])
+        fresh = logins.mint(home, now=now[0])
+        now[0] += logins.LOGIN_TTL_S - 1
+        r = c.post("/api/v1/session", headers={"Authorization": f"Login {fresh}"})
+        assert r.status_code == 204
+        session = {"Cookie": f"aico_dashboard={cookie_of(r)}"}
+        now[0] += 2  # past the codes' expiry
+        assert c.post("/api/v1/session", headers={"Authorization": f"Login {late}"}).status_code == 401
+        now[0] += 12 * 3600 - 3  # the session's last second
+        assert c.get("/api/v1/status", headers=session).status_code == 200
+        now[0] += 2
+        expired = c.get("/api/v1/status", headers=session)
+        assert expired.status_code == 401 and expired.json()["error"].startswith("expired or unknown session")
+        assert c.get("/api/v1/tail", headers=session).status_code == 401
 
 
 def test_the_page_is_served_with_a_strict_content_security_policy(client: httpx.Client) -> None:

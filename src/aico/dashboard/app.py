@@ -1,12 +1,12 @@
 """The dashboard's FastAPI application: the page, its read-only JSON API, the live tail.
 
-Every API route answers GET only (``POST /api/v1/session`` aside, which sets the login cookie
-and touches no data): nothing here writes, deletes or takes SQL. Routes take the CLI's filters
+Every API route answers GET only (``POST /api/v1/session`` aside, which uses up a login code and
+sets the session cookie, and touches no data): nothing here writes, deletes or takes SQL. Routes take the CLI's filters
 as query parameters (``query.py``); a bad one is a 400 naming the field.
 
     GET  /                          the page (``static/``)
     GET  /api/v1/health             {"status": "ok"} (no token needed)
-    POST /api/v1/session            Bearer token -> the session cookie (the login link's second half)
+    POST /api/v1/session            a one-time login code (or the bearer token) -> the session cookie
     GET  /api/v1/search             a page of matching records, newest first, and the next page's cursor
     GET  /api/v1/histogram          matching records per time bucket and level
     GET  /api/v1/records/{id}       one record whole
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from aico import __version__
 from aico.config.settings import Settings
 from aico.dashboard import histogram as histograms
-from aico.dashboard import readers, tail
+from aico.dashboard import logins, readers, tail
 from aico.dashboard.auth import COOKIE, Gate, host_allowed
 from aico.dashboard.query import build_filter, decode_cursor, encode_cursor, flag_param, int_param
 from aico.errors import AicoError, QueryError, UnauthorizedError
@@ -54,12 +55,12 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: Settings, token: str) -> FastAPI:
+def create_app(settings: Settings, token: str, *, clock: Callable[[], float] = time.time) -> FastAPI:
     cfg = settings.core.dashboard
     app = FastAPI(title="aico log dashboard", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.settings = settings
-    app.state.gate = Gate(token, enabled=cfg.auth)
+    app.state.gate = Gate(token, enabled=cfg.auth, clock=clock)
     app.state.pool = readers.StorePool(settings)
     app.add_middleware(_Guard, bind_host=cfg.host)
     app.add_exception_handler(AicoError, _aico_error)  # type: ignore[arg-type]
@@ -133,11 +134,21 @@ def health() -> dict[str, str]:
 
 @_public.post("/api/v1/session", status_code=204)
 def session(request: Request) -> Response:
-    """Trade the bearer token for the session cookie (the page does this once, from the login link)."""
+    """Trade a one-time login code (``Authorization: Login <code>``, from the link ``aico dashboard url``
+    prints) or the bearer token for the session cookie. A code works once, for ``LOGIN_TTL_S``."""
     gate: Gate = request.app.state.gate
-    gate.check(request.headers.get("authorization"), None)
+    authorization = request.headers.get("authorization") or ""
+    scheme, _, code = authorization.partition(" ")
+    if gate.enabled and scheme.lower() == "login":
+        if not logins.redeem(request.app.state.settings, code.strip(), now=gate.clock()):
+            raise UnauthorizedError("this login link was used already or has expired: run `aico dashboard url` "
+                                    "(or `aico dashboard open`) for a new one")
+    else:
+        gate.check(authorization, None)
     response = Response(status_code=204)
-    response.set_cookie(COOKIE, gate.session, httponly=True, samesite="strict", path="/")
+    response.set_cookie(COOKIE, gate.new_session(), max_age=gate.session_ttl,
+                        expires=gate.session_ttl, httponly=True, samesite="strict",
+                        path="/")
     return response
 
 

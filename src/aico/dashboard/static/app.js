@@ -107,17 +107,26 @@ async function api(path, params = {}) {
   return body;
 }
 
+// The link of `aico dashboard url` holds a one-time login code after '#' (never sent to a server):
+// traded once for the session cookie, then dropped from the address bar. (#token=, the bearer token
+// itself, is taken too.)
 async function login() {
-  const m = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
+  const m = /(?:^|[#&])(login|token)=([^&]+)/.exec(location.hash);
   if (!m) return;
-  history.replaceState(null, "", location.pathname + location.search);  // the token leaves the address bar
+  history.replaceState(null, "", location.pathname + location.search);  // the code leaves the address bar
+  const scheme = m[1] === "login" ? "Login" : "Bearer";
   const res = await fetch("/api/v1/session", { method: "POST", credentials: "same-origin",
-    headers: { Authorization: `Bearer ${decodeURIComponent(m[1])}` } });
-  if (!res.ok) showLogin();
+    headers: { Authorization: `${scheme} ${decodeURIComponent(m[2])}` } });
+  if (!res.ok) {
+    let body = {};
+    try { body = await res.json(); } catch { /* not JSON */ }
+    showLogin(body.error);
+  }
 }
 
-function showLogin() {
+function showLogin(why) {
   $("login").hidden = false;
+  if (why) $("login-why").textContent = why;
   stopLive();
 }
 
