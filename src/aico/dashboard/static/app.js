@@ -317,8 +317,8 @@ function drawHistogram(hist) {
     return;
   }
   const total = hist.total;
-  summary.append(h("span", { text: `${number(total)} matching records${hist.partial ? " (grep: counted over the newest 200,000 rows)" : ""}` }),
-    h("span", { text: `${showTime(hist.since)} → ${showTime(hist.until)}, bars of ${duration(hist.width_s)}` }), legend);
+  summary.append(h("span", { text: `${number(total)} matching record${total === 1 ? "" : "s"}${hist.partial ? " (grep: counted over the newest 200,000 rows)" : ""}` }),
+    h("span", { text: `${showTime(hist.since)} → ${showTime(hist.until)}, bars of ${barWidth(hist.width_s)}` }), legend);
   const n = hist.buckets.length;
   if (!n) return;
   const top = 6, bottom = 16, plotH = height - top - bottom;
@@ -356,6 +356,13 @@ function drawHistogram(hist) {
     const label = showTime(hist.buckets[i].start).slice(hist.width_s >= 86400 ? 0 : 5, hist.width_s >= 60 ? 16 : 19);
     svgText(svg, Math.min(width - 80, i * bw + 2), height - 4, label, "axis");
   }
+}
+
+function barWidth(s) {  // the widths are whole seconds, minutes, hours, days or a week
+  for (const [unit, size] of [["week", 604800], ["day", 86400], ["h", 3600], ["min", 60]]) {
+    if (s >= size && s % size === 0) return `${s / size} ${unit}${unit.length > 3 && s > size ? "s" : ""}`;
+  }
+  return `${s} s`;
 }
 
 function svgText(svg, x, y, text, cls) {
