@@ -185,6 +185,7 @@ function paramsToForm(params) {
     if (el.type === "checkbox") el.checked = params[name] === "1";
     else el.value = params[name] || "";
   }
+  fitTimes();
   const hidden = ["subsystem", "module", "topic", "function", "file", "trace_id", "session_id", "user_id", "origin", "grep", "utc"];
   if (hidden.some((n) => params[n])) $("more").open = true;
 }
@@ -265,7 +266,7 @@ function row(rec, fresh) {
   h("span", { class: "where", text: `${rec.subsystem}/${rec.module}${rec.function ? ":" + rec.function : ""}` }),
   h("span", { class: "msg", text: rec.message }),
   rec.trace_id ? h("a", { class: "trace-link tr", href: `?view=trace&trace=${encodeURIComponent(rec.trace_id)}`,
-    title: "Every record of this trace", text: `trace ${rec.trace_id.slice(0, 12)}` }) : h("span"));
+    title: "Every record of this trace", text: `trace ${rec.trace_id.slice(0, 12)}` }) : h("span", { class: "tr" }));
   li._rec = rec;
   return li;
 }
@@ -419,9 +420,14 @@ function brushHistogram() {
   });
 }
 
+function fitTimes() {  // an exact time (from a drag or a shared link) is shown whole
+  for (const id of ["f-since", "f-until"]) $(id).classList.toggle("wide", $(id).value.length > 14);
+}
+
 function narrow(since, until) {
   $("f-since").value = since;
   $("f-until").value = until;
+  fitTimes();
   submit();
 }
 
