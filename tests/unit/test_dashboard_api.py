@@ -359,3 +359,20 @@ def test_archived_days_are_searched_page_by_page(tmp_path: Path) -> None:
                 break
         assert got == expected
         assert c.get("/api/v1/search", params={"archives": "1", "cursor": "nope"}).json()["field"] == "cursor"
+
+
+def test_login_codes_are_kept_hashed_and_bounded(tmp_path: Path) -> None:
+    """Unused codes are kept at most 64 (the oldest go); a damaged file refuses every code and is remade."""
+    from aico.dashboard import logins
+
+    settings = load_settings(env=home_env(tmp_path / "home"))
+    now = time.time()
+    codes = [logins.mint(settings, now=now + i) for i in range(70)]
+    kept = json.loads((settings.keys_dir / logins.FILE).read_text())
+    assert len(kept) == logins.MAX_CODES and not any(code in json.dumps(kept) for code in codes)
+    assert not logins.redeem(settings, codes[0], now=now + 70)  # dropped to make room
+    assert logins.redeem(settings, codes[-1], now=now + 70)
+    (settings.keys_dir / logins.FILE).write_text("{not json")
+    assert not logins.redeem(settings, codes[-2], now=now + 70)
+    fresh = logins.mint(settings, now=now + 71)
+    assert logins.redeem(settings, fresh, now=now + 72)
