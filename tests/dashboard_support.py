@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,9 @@ def make_home(home: Path, records: Sequence[dict[str, Any]], **env: str) -> Sett
 
 
 @contextmanager
-def served(settings: Settings) -> Iterator[str]:
-    """The dashboard's base url, serving until the block ends."""
-    app = create_app(settings, TOKEN)
+def served(settings: Settings, clock: Callable[[], float] = time.time) -> Iterator[str]:
+    """The dashboard's base url, serving until the block ends; ``clock`` is the time its auth goes by."""
+    app = create_app(settings, TOKEN, clock=clock)
     server = BridgeServer(app, "127.0.0.1", 0, ws_max_size=65536, label="dashboard")
     server.start()
     try:

@@ -95,7 +95,7 @@ def test_the_dashboard_end_to_end(env: dict[str, str], browser: Any, shots: Path
         log(env, "seed")
         link = run_aico(env, "dashboard", "url").stdout.strip()
         base = run_aico(env, "dashboard", "url", "--plain").stdout.strip()
-        assert "#token=" in link and link.startswith(base)
+        assert "#login=" in link and link.startswith(base)
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{base}api/v1/search", timeout=10)
         assert refused.value.code == 401
@@ -105,7 +105,7 @@ def test_the_dashboard_end_to_end(env: dict[str, str], browser: Any, shots: Path
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(link)
         wait_until(lambda: len(rows(page)) == 46, timeout=30, message="the 46 logged records listed")
-        assert "#token" not in page.url  # the token left the address bar
+        assert "#login" not in page.evaluate("location.href")  # the code left the address bar
         assert page.evaluate("window.__xss") is None  # the message's markup stayed text
         hostile = next(r for r in rows(page) if r.startswith("hostile"))
         assert hostile == "hostile <img src=x onerror=window.__xss=1> nul\\0here <U+202E>evil"
@@ -136,30 +136,16 @@ def test_the_dashboard_end_to_end(env: dict[str, str], browser: Any, shots: Path
         page.locator("#histogram").scroll_into_view_if_needed()
         box = page.locator("#histogram").bounding_box()
 
-        def drag() -> None:
-            page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
-            page.mouse.down()
-            page.mouse.move(box["x"] + box["width"] * 0.99, box["y"] + box["height"] / 2, steps=5)
-            page.mouse.up()
-
-        def dragged() -> bool:
-            return "until=" in page.url and page.input_value("#f-until").endswith("Z")
-
-        # A drag is sometimes not taken on a loaded machine (about 1 in 4 under heavy load; cause not yet
-        # found, see the session note): a person drags again, and so does the test, at most three times.
-        for _ in range(3):
-            drag()
-            try:
-                wait_until(dragged, timeout=5, message="the dragged range in the search and the URL")
-                break
-            except AssertionError:
-                continue
-        if not dragged():
-            raise AssertionError(f"the drag was not taken three times: {page.url} {page.input_value('#f-since')!r} "
-                                 f"{page.input_value('#f-until')!r} page errors {errors} "
-                                 + page.evaluate("JSON.stringify([state.histogram && state.histogram.since, "
-                                                 "state.histogram && state.histogram.until, state.view, "
-                                                 "document.body.dataset.busy, document.activeElement.id])"))
+        # One drag, from the middle of the hour to its right end (where the records are).
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.99, box["y"] + box["height"] / 2, steps=5)
+        page.mouse.up()
+        # The address is read from the page: Playwright's page.url is a copy it updates only while it
+        # talks to the browser, so polling it alone can see the old address for ever (this test's
+        # "drag sometimes not taken", about 1 in 4 under load, was that stale copy).
+        wait_until(lambda: "until=" in page.evaluate("location.search") and page.input_value("#f-until").endswith("Z"),
+                   timeout=10, message="the dragged range in the search and the URL")
         # The records were logged seconds ago, at the right end of the hour: the dragged range keeps them.
         wait_until(lambda: page.evaluate("document.body.dataset.busy === '0'") and 0 < len(rows(page)) <= 12,
                    timeout=15, message="the records in the dragged range")
@@ -218,8 +204,14 @@ def test_the_dashboard_end_to_end(env: dict[str, str], browser: Any, shots: Path
         assert page.evaluate("window.__xss") is None
         page.screenshot(path=str(shots / "dashboard-rejects.png"))
 
+        again = browser.new_page()  # a browser of its own (no cookie) with the link already used
+        again.goto(link)
+        wait_until(lambda: again.is_visible("#login"), timeout=15, message="the used link refused")
+        assert "used already or has expired" in again.inner_text("#login")
+        again.close()
+
         narrow = browser.new_page(viewport={"width": 420, "height": 800})
-        narrow.goto(link)
+        narrow.goto(run_aico(env, "dashboard", "url").stdout.strip())
         wait_until(lambda: len(rows(narrow)) >= 40, timeout=30, message="the list on a narrow window")
         narrow.screenshot(path=str(shots / "dashboard-narrow.png"))
         assert narrow.evaluate("document.documentElement.scrollWidth") <= 420  # no sideways scrolling

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -69,16 +70,55 @@ def test_every_api_route_needs_the_token(client: httpx.Client, route: str) -> No
     assert client.get(f"/api/v1/{route}", headers={"Cookie": "aico_dashboard=nope"}).status_code == 401
 
 
-def test_the_login_link_token_buys_a_session_cookie(client: httpx.Client) -> None:
-    """POST /session with the token sets an HttpOnly SameSite=Strict cookie, not the token, that opens the API."""
+def cookie_of(response: httpx.Response) -> str:
+    return response.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+
+
+def test_the_bearer_token_buys_a_session_cookie(client: httpx.Client) -> None:
+    """POST /session with the token sets an HttpOnly SameSite=Strict cookie for / that expires, not the token."""
     assert client.post("/api/v1/session", headers={"Authorization": "Bearer wrong"}).status_code == 401
     r = client.post("/api/v1/session", headers=AUTH)
     assert r.status_code == 204
     cookie = r.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and TOKEN not in cookie
-    value = cookie.split(";")[0].split("=", 1)[1]
-    assert client.get("/api/v1/status", headers={"Cookie": f"aico_dashboard={value}"}).status_code == 200
-    client.cookies.clear()
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie and TOKEN not in cookie
+    assert f"Max-Age={12 * 3600}" in cookie and "expires=" in cookie
+    assert client.get("/api/v1/status", headers={"Cookie": f"aico_dashboard={cookie_of(r)}"}).status_code == 200
+
+
+def test_a_login_code_works_once(client: httpx.Client, home: Settings) -> None:
+    """A code from `aico dashboard url` buys one session; the same code again, or a made-up one, gets 401."""
+    from aico.dashboard import logins
+
+    code = logins.mint(home, now=time.time())
+    first = client.post("/api/v1/session", headers={"Authorization": f"Login {code}"})
+    assert first.status_code == 204
+    assert client.get("/api/v1/search", headers={"Cookie": f"aico_dashboard={cookie_of(first)}"}).status_code == 200
+    again = client.post("/api/v1/session", headers={"Authorization": f"Login {code}"})
+    assert again.status_code == 401 and "used already or has expired" in again.json()["error"]
+    assert "set-cookie" not in again.headers
+    assert client.post("/api/v1/session", headers={"Authorization": "Login made-up"}).status_code == 401
+
+
+def test_login_codes_and_sessions_expire(home: Settings) -> None:
+    """By the dashboard's clock: a code is refused after 5 minutes, a session cookie after 12 hours (401)."""
+    from aico.dashboard import logins
+
+    now = [float(int(time.time()))]
+    with served(home, clock=lambda: now[0]) as url, httpx.Client(base_url=url, timeout=30) as c:
+        late = logins.mint(home, now=now[0])
+        fresh = logins.mint(home, now=now[0])
+        now[0] += logins.LOGIN_TTL_S - 1
+        r = c.post("/api/v1/session", headers={"Authorization": f"Login {fresh}"})
+        assert r.status_code == 204
+        session = {"Cookie": f"aico_dashboard={cookie_of(r)}"}
+        now[0] += 2  # past the codes' expiry
+        assert c.post("/api/v1/session", headers={"Authorization": f"Login {late}"}).status_code == 401
+        now[0] += 12 * 3600 - 3  # the session's last second
+        assert c.get("/api/v1/status", headers=session).status_code == 200
+        now[0] += 2
+        expired = c.get("/api/v1/status", headers=session)
+        assert expired.status_code == 401 and expired.json()["error"].startswith("expired or unknown session")
+        assert c.get("/api/v1/tail", headers=session).status_code == 401
 
 
 def test_the_page_is_served_with_a_strict_content_security_policy(client: httpx.Client) -> None:
@@ -283,12 +323,12 @@ def test_the_index_counts_agree_with_the_grouped_counts(client: httpx.Client) ->
 
 def test_an_unforeseen_failure_is_a_json_500(client: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug in a reader gives a 500 with a message the page shows, and the server keeps answering."""
-    from aico.dashboard import readers
+    from aico.dashboard import histogram
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(readers, "histogram", broken)
+    monkeypatch.setattr(histogram, "histogram", broken)
     r = client.get("/api/v1/histogram", headers=AUTH)
     assert r.status_code == 500 and r.json()["error"] == "internal error: RuntimeError: boom"
     assert client.get("/api/v1/status", headers=AUTH).status_code == 200
@@ -319,3 +359,20 @@ def test_archived_days_are_searched_page_by_page(tmp_path: Path) -> None:
                 break
         assert got == expected
         assert c.get("/api/v1/search", params={"archives": "1", "cursor": "nope"}).json()["field"] == "cursor"
+
+
+def test_login_codes_are_kept_hashed_and_bounded(tmp_path: Path) -> None:
+    """Unused codes are kept at most 64 (the oldest go); a damaged file refuses every code and is remade."""
+    from aico.dashboard import logins
+
+    settings = load_settings(env=home_env(tmp_path / "home"))
+    now = time.time()
+    codes = [logins.mint(settings, now=now + i) for i in range(70)]
+    kept = json.loads((settings.keys_dir / logins.FILE).read_text())
+    assert len(kept) == logins.MAX_CODES and not any(code in json.dumps(kept) for code in codes)
+    assert not logins.redeem(settings, codes[0], now=now + 70)  # dropped to make room
+    assert logins.redeem(settings, codes[-1], now=now + 70)
+    (settings.keys_dir / logins.FILE).write_text("{not json")
+    assert not logins.redeem(settings, codes[-2], now=now + 70)
+    fresh = logins.mint(settings, now=now + 71)
+    assert logins.redeem(settings, fresh, now=now + 72)

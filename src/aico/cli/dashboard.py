@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 import webbrowser
 
 import typer
@@ -10,6 +11,7 @@ import typer
 from aico.backend.status import read_status
 from aico.cli.common import console, settings
 from aico.config.settings import Settings
+from aico.dashboard import logins
 from aico.dashboard.auth import load_token, token_path
 from aico.keys import write_secret_file
 
@@ -32,23 +34,24 @@ def address(s: Settings) -> str:
 
 
 def login_link(s: Settings) -> str:
-    """The address with the token in its fragment (never sent to a server; the page trades it for a cookie)."""
+    """The address with a new one-time login code in its fragment (never sent to a server: the page
+    trades it once for a session cookie; it expires in ``logins.LOGIN_TTL_S`` seconds)."""
     base = address(s)
-    return f"{base}#token={load_token(s)}" if s.core.dashboard.auth else base
+    return f"{base}#login={logins.mint(s, now=time.time())}" if s.core.dashboard.auth else base
 
 
 @app.command()
 def url(
-    plain: bool = typer.Option(False, "--plain", help="The address alone, without the login token."),
+    plain: bool = typer.Option(False, "--plain", help="The address alone, without a login code."),
 ) -> None:
-    """Print the dashboard's login link (its address, with the token after '#'); keep it private."""
+    """Print a login link: the dashboard's address and a one-time code after '#' (works once, for minutes)."""
     s = settings()
     console().file.write(f"{address(s) if plain else login_link(s)}\n")
 
 
 def launcher(s: Settings, link: str) -> str:
     """A page (mode 0600, in the run folder) that sends the browser on to ``link``: a browser's command
-    line is readable by every user of the machine, so the token never goes on it (as Jupyter does)."""
+    line is readable by every user of the machine, so the login code never goes on it (as Jupyter does)."""
     path = s.run_dir / "dashboard-open.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)

@@ -1,12 +1,12 @@
 """The dashboard's FastAPI application: the page, its read-only JSON API, the live tail.
 
-Every API route answers GET only (``POST /api/v1/session`` aside, which sets the login cookie
-and touches no data): nothing here writes, deletes or takes SQL. Routes take the CLI's filters
+Every API route answers GET only (``POST /api/v1/session`` aside, which uses up a login code and
+sets the session cookie, and touches no data): nothing here writes, deletes or takes SQL. Routes take the CLI's filters
 as query parameters (``query.py``); a bad one is a 400 naming the field.
 
     GET  /                          the page (``static/``)
     GET  /api/v1/health             {"status": "ok"} (no token needed)
-    POST /api/v1/session            Bearer token -> the session cookie (the login link's second half)
+    POST /api/v1/session            a one-time login code (or the bearer token) -> the session cookie
     GET  /api/v1/search             a page of matching records, newest first, and the next page's cursor
     GET  /api/v1/histogram          matching records per time bucket and level
     GET  /api/v1/records/{id}       one record whole
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from aico import __version__
 from aico.config.settings import Settings
-from aico.dashboard import readers, tail
+from aico.dashboard import histogram as histograms
+from aico.dashboard import logins, readers, tail
 from aico.dashboard.auth import COOKIE, Gate, host_allowed
 from aico.dashboard.query import build_filter, decode_cursor, encode_cursor, flag_param, int_param
 from aico.errors import AicoError, QueryError, UnauthorizedError
@@ -53,12 +55,12 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: Settings, token: str) -> FastAPI:
+def create_app(settings: Settings, token: str, *, clock: Callable[[], float] = time.time) -> FastAPI:
     cfg = settings.core.dashboard
     app = FastAPI(title="aico log dashboard", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.settings = settings
-    app.state.gate = Gate(token, enabled=cfg.auth)
+    app.state.gate = Gate(token, enabled=cfg.auth, clock=clock)
     app.state.pool = readers.StorePool(settings)
     app.add_middleware(_Guard, bind_host=cfg.host)
     app.add_exception_handler(AicoError, _aico_error)  # type: ignore[arg-type]
@@ -132,11 +134,21 @@ def health() -> dict[str, str]:
 
 @_public.post("/api/v1/session", status_code=204)
 def session(request: Request) -> Response:
-    """Trade the bearer token for the session cookie (the page does this once, from the login link)."""
+    """Trade a one-time login code (``Authorization: Login <code>``, from the link ``aico dashboard url``
+    prints) or the bearer token for the session cookie. A code works once, for ``LOGIN_TTL_S``."""
     gate: Gate = request.app.state.gate
-    gate.check(request.headers.get("authorization"), None)
+    authorization = request.headers.get("authorization") or ""
+    scheme, _, code = authorization.partition(" ")
+    if gate.enabled and scheme.lower() == "login":
+        if not logins.redeem(request.app.state.settings, code.strip(), now=gate.clock()):
+            raise UnauthorizedError("this login link was used already or has expired: run `aico dashboard url` "
+                                    "(or `aico dashboard open`) for a new one")
+    else:
+        gate.check(authorization, None)
     response = Response(status_code=204)
-    response.set_cookie(COOKIE, gate.session, httponly=True, samesite="strict", path="/")
+    response.set_cookie(COOKIE, gate.new_session(), max_age=gate.session_ttl,
+                        expires=gate.session_ttl, httponly=True, samesite="strict",
+                        path="/")
     return response
 
 
@@ -163,7 +175,7 @@ def search(request: Request) -> dict[str, Any]:
         if start is None:  # a first page ends at the newest id now: a live tail goes on from there
             top = store.max_id()
             flt = replace(flt, upto_id=top)
-        rows = list(store.search(replace(flt, limit=limit + 1), page=limit + 1, start=start))
+        rows = readers.search_page(store, flt, limit=limit + 1, start=start)
     more = len(rows) > limit
     rows = rows[:limit]
     return {"records": [readers.record_json(r) for r in rows],
@@ -190,7 +202,7 @@ def histogram(request: Request) -> dict[str, Any]:
     flt = build_filter(params(request))
     started = time.perf_counter()
     with _pool(request).store() as store:
-        result = readers.histogram(store, flt)
+        result = histograms.histogram(store, flt)
     return {**result, "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 

@@ -110,6 +110,20 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             "CREATE INDEX ix_rejects_received_at ON rejects(received_at)",
         ),
     ),
+    (
+        # For the dashboard's reads on a big store (bench/dashboard.py, 1,000,000 records):
+        # - (module, timestamp) replaces (module): a module filter's newest page is found in the
+        #   index alone (its ids sorted by time) instead of sorting every matching row (~400 ms -> ~30 ms);
+        # - (id, timestamp, level): a full-text histogram buckets each match from this small index
+        #   instead of reading the match's whole row (~240 ms -> ~80 ms). Ids only grow, so it is
+        #   appended to at its end, the cheapest kind of index to keep.
+        "0005_dashboard_indexes",
+        (
+            "CREATE INDEX ix_logs_module_timestamp ON logs(module, timestamp)",
+            "DROP INDEX ix_logs_module",
+            "CREATE INDEX ix_logs_id_time_level ON logs(id, timestamp, level)",
+        ),
+    ),
 ]
 
 

@@ -107,17 +107,26 @@ async function api(path, params = {}) {
   return body;
 }
 
+// The link of `aico dashboard url` holds a one-time login code after '#' (never sent to a server):
+// traded once for the session cookie, then dropped from the address bar. (#token=, the bearer token
+// itself, is taken too.)
 async function login() {
-  const m = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
+  const m = /(?:^|[#&])(login|token)=([^&]+)/.exec(location.hash);
   if (!m) return;
-  history.replaceState(null, "", location.pathname + location.search);  // the token leaves the address bar
+  history.replaceState(null, "", location.pathname + location.search);  // the code leaves the address bar
+  const scheme = m[1] === "login" ? "Login" : "Bearer";
   const res = await fetch("/api/v1/session", { method: "POST", credentials: "same-origin",
-    headers: { Authorization: `Bearer ${decodeURIComponent(m[1])}` } });
-  if (!res.ok) showLogin();
+    headers: { Authorization: `${scheme} ${decodeURIComponent(m[2])}` } });
+  if (!res.ok) {
+    let body = {};
+    try { body = await res.json(); } catch { /* not JSON */ }
+    showLogin(body.error);
+  }
 }
 
-function showLogin() {
+function showLogin(why) {
   $("login").hidden = false;
+  if (why) $("login-why").textContent = why;
   stopLive();
 }
 
@@ -176,6 +185,7 @@ function paramsToForm(params) {
     if (el.type === "checkbox") el.checked = params[name] === "1";
     else el.value = params[name] || "";
   }
+  fitTimes();
   const hidden = ["subsystem", "module", "topic", "function", "file", "trace_id", "session_id", "user_id", "origin", "grep", "utc"];
   if (hidden.some((n) => params[n])) $("more").open = true;
 }
@@ -256,7 +266,7 @@ function row(rec, fresh) {
   h("span", { class: "where", text: `${rec.subsystem}/${rec.module}${rec.function ? ":" + rec.function : ""}` }),
   h("span", { class: "msg", text: rec.message }),
   rec.trace_id ? h("a", { class: "trace-link tr", href: `?view=trace&trace=${encodeURIComponent(rec.trace_id)}`,
-    title: "Every record of this trace", text: `trace ${rec.trace_id.slice(0, 12)}` }) : h("span"));
+    title: "Every record of this trace", text: `trace ${rec.trace_id.slice(0, 12)}` }) : h("span", { class: "tr" }));
   li._rec = rec;
   return li;
 }
@@ -308,8 +318,8 @@ function drawHistogram(hist) {
     return;
   }
   const total = hist.total;
-  summary.append(h("span", { text: `${number(total)} matching records${hist.partial ? " (grep: counted over the newest 200,000 rows)" : ""}` }),
-    h("span", { text: `${showTime(hist.since)} → ${showTime(hist.until)}, bars of ${duration(hist.width_s)}` }), legend);
+  summary.append(h("span", { text: `${number(total)} matching record${total === 1 ? "" : "s"}${hist.partial ? " (grep: counted over the newest 200,000 rows)" : ""}` }),
+    h("span", { text: `${showTime(hist.since)} → ${showTime(hist.until)}, bars of ${barWidth(hist.width_s)}` }), legend);
   const n = hist.buckets.length;
   if (!n) return;
   const top = 6, bottom = 16, plotH = height - top - bottom;
@@ -349,6 +359,13 @@ function drawHistogram(hist) {
   }
 }
 
+function barWidth(s) {  // the widths are whole seconds, minutes, hours, days or a week
+  for (const [unit, size] of [["week", 604800], ["day", 86400], ["h", 3600], ["min", 60]]) {
+    if (s >= size && s % size === 0) return `${s / size} ${unit}${unit.length > 3 && s > size ? "s" : ""}`;
+  }
+  return `${s} s`;
+}
+
 function svgText(svg, x, y, text, cls) {
   const t = document.createElementNS(SVG, "text");
   t.setAttribute("x", x); t.setAttribute("y", y); t.setAttribute("class", cls);
@@ -356,39 +373,46 @@ function svgText(svg, x, y, text, cls) {
   svg.append(t);
 }
 
+// A drag across the bars narrows the search to the buckets it covers. The drag keeps the histogram
+// it started on: a redraw meanwhile (a resize, the theme, a search's answer arriving) neither loses
+// the drag nor changes the range it gives.
 function brushHistogram() {
   const box = $("histogram");
-  let start = null, rect = null;
-  const bucketAt = (clientX) => {
-    const hist = state.histogram;
+  let drag = null;  // { hist, start, rect } while the button is down
+  const bucketAt = (hist, clientX) => {
     const r = box.getBoundingClientRect();
     const i = Math.floor(((clientX - r.left) / r.width) * hist.buckets.length);
     return Math.max(0, Math.min(hist.buckets.length - 1, i));
   };
+  const span = (e) => {
+    const i = bucketAt(drag.hist, e.clientX);
+    return [Math.min(i, drag.start), Math.max(i, drag.start)];
+  };
+  const move = (e) => {
+    if (!drag) return;
+    const [lo, hi] = span(e), bw = box.clientWidth / drag.hist.buckets.length;
+    const svg = box.querySelector("svg");
+    if (svg && drag.rect.parentNode !== svg) svg.append(drag.rect);  // redrawn meanwhile: shown again
+    drag.rect.setAttribute("x", lo * bw);
+    drag.rect.setAttribute("width", (hi - lo + 1) * bw);
+  };
   box.addEventListener("mousedown", (e) => {
-    if (!state.histogram || !state.histogram.buckets.length || e.button !== 0) return;
+    const hist = state.histogram;
+    if (!hist || !hist.buckets.length || e.button !== 0) return;
     e.preventDefault();
-    start = bucketAt(e.clientX);
-    rect = document.createElementNS(SVG, "rect");
+    const rect = document.createElementNS(SVG, "rect");
     rect.setAttribute("class", "brush");
     rect.setAttribute("y", 0);
     rect.setAttribute("height", box.clientHeight);
-    box.querySelector("svg").append(rect);
+    drag = { hist, start: bucketAt(hist, e.clientX), rect };
     move(e);
   });
-  const move = (e) => {
-    if (start === null) return;
-    const hist = state.histogram, bw = box.clientWidth / hist.buckets.length;
-    const i = bucketAt(e.clientX), lo = Math.min(i, start), hi = Math.max(i, start);
-    rect.setAttribute("x", lo * bw);
-    rect.setAttribute("width", (hi - lo + 1) * bw);
-  };
   window.addEventListener("mousemove", move);
   window.addEventListener("mouseup", (e) => {
-    if (start === null) return;
-    const hist = state.histogram, i = bucketAt(e.clientX);
-    const lo = Math.min(i, start), hi = Math.max(i, start);
-    start = null;
+    if (!drag) return;
+    const hist = drag.hist, [lo, hi] = span(e);
+    drag.rect.remove();
+    drag = null;
     const since = hist.buckets[lo].start;
     const end = new Date(new Date(hist.buckets[hi].start).getTime() + hist.width_s * 1000);
     const until = end.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
@@ -396,9 +420,14 @@ function brushHistogram() {
   });
 }
 
+function fitTimes() {  // an exact time (from a drag or a shared link) is shown whole
+  for (const id of ["f-since", "f-until"]) $(id).classList.toggle("wide", $(id).value.length > 14);
+}
+
 function narrow(since, until) {
   $("f-since").value = since;
   $("f-until").value = until;
+  fitTimes();
   submit();
 }
 
