@@ -31,7 +31,8 @@ from aico.config.settings import Settings
 from aico.errors import AicoError
 from aico.logging.producer import Producer
 
-PRODUCER_FIGURES = ("queued", "inflight", "spool_bytes", "acknowledged", "dropped_total")
+PRODUCER_FIGURES = ("queued", "inflight", "spool_bytes", "acknowledged", "dropped_total",
+                    "acks_bad", "acks_unknown", "ack_timeouts")
 
 
 class Bridge:
