@@ -20,12 +20,13 @@ from typing import Any
 
 from aico.config.settings import Settings
 from aico.schema.timestamps import now_utc
+from aico.stderr import say
 
 STOP_GRACE_S = 30.0
 
 
 def _say(message: str) -> None:
-    print(f"[aico log_analytics] {message}", file=sys.stderr, flush=True)
+    say(message, prefix="[aico log_analytics]")
 
 
 class LogAnalyticsPlugin:

@@ -25,4 +25,5 @@ def factory(name: str) -> Callable[..., Any]:
     except KeyError:
         raise BackendError(f"unknown plugin {name!r} (known: {', '.join(PLUGINS)})") from None
     module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    factory: Callable[..., Any] = getattr(importlib.import_module(module), attr)
+    return factory

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from aico.config.settings import Settings
 from aico.errors import BackendError
+from aico.stderr import say
 
 START_TIMEOUT_S = 60.0  # a loaded machine takes a while to import uvicorn and FastAPI
 STOP_MARGIN_S = 20.0  # beyond the producer's flush timeout: the server's graceful shutdown and exit
@@ -30,7 +31,7 @@ STEADY_S = 60.0  # a process that ran this long resets the restart delay
 
 
 def _say(message: str, label: str = "bridge") -> None:
-    print(f"[aico {label}] {message}", file=sys.stderr, flush=True)
+    say(message, prefix=f"[aico {label}]")
 
 
 class LogBridgePlugin:

@@ -26,9 +26,9 @@ from aico.logging.reliable import Reliable
 from aico.logging.sender import Sender, TransportFactory
 from aico.logging.spool import Spool, SpoolWriteError, open_spool
 from aico.logging.stats import ProducerStats
-from aico.logging.stderr import say
 from aico.logging.transport import ZmqTransport
 from aico.schema.record import Record
+from aico.stderr import say
 
 
 class Producer:

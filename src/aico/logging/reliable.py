@@ -28,11 +28,11 @@ from aico.logging.delivery import DRAIN_MAX, transmit
 from aico.logging.relay import Item, OwnStamps, RelayStamps
 from aico.logging.spool import Spool, SpoolWriteError, drop_notice
 from aico.logging.stats import ProducerStats
-from aico.logging.stderr import say
 from aico.logging.transport import Transport
 from aico.logging.window import Window
 from aico.schema.acks import decode_ack
 from aico.schema.record import Record
+from aico.stderr import say
 
 
 class Reliable:

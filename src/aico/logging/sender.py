@@ -20,9 +20,9 @@ from aico.errors import AicoError
 from aico.logging.delivery import DRAIN_MAX, Delivery, encode
 from aico.logging.guard import infrastructure_thread
 from aico.logging.stats import ProducerStats
-from aico.logging.stderr import say
 from aico.logging.transport import Transport
 from aico.schema.record import Record
+from aico.stderr import say
 
 TransportFactory = Callable[[str, bool], Transport]
 
@@ -83,7 +83,7 @@ class Sender:
                 return
             try:
                 self._loop(transport)
-            except Exception as exc:  # a bug here must not take the application down: told on stderr
+            except Exception as exc:  # noqa: BLE001 - a bug here must not take the application down: told
                 say(f"sender stopped: {type(exc).__name__}: {exc}")
             finally:
                 try:
