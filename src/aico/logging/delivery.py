@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any, Protocol
 
 from aico.config.settings import Producer as ProducerConfig
@@ -22,6 +23,7 @@ from aico.schema import wire
 from aico.schema.record import Record, topic_for
 
 DRAIN_MAX = 2000
+_TOPIC = itemgetter(0)
 NO_SPOOL: dict[str, Any] = {"spool_bytes": 0, "spool_memory_bytes": 0, "spool_memory_only": False,
                             "spool_disk_errors": 0, "spool_disk_error": None}
 
@@ -61,12 +63,8 @@ def encode(records: list[Record], subsystem: str, stamps: OwnStamps | RelayStamp
             out.append((topic, wire.encode(record, stamp=keep)))
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             stats.drop("encode_error")
-    out.sort(key=_topic)
+    out.sort(key=_TOPIC)
     return out
-
-
-def _topic(item: tuple[bytes, bytes]) -> bytes:
-    return item[0]
 
 
 def transmit(transport: Transport, items: Sequence[Item], batch_size: int, stamps: OwnStamps | RelayStamps,
