@@ -77,17 +77,17 @@ class Sender:
     # -- the thread ------------------------------------------------------------------
     def _run(self) -> None:
         with infrastructure_thread():
-            transport = self._open_transport()
-            if transport is None:
-                self.delivery.close()
-                return
+            transport: Transport | None = None
             try:
-                self._loop(transport)
+                transport = self._open_transport()
+                if transport is not None:
+                    self._loop(transport)
             except Exception as exc:  # noqa: BLE001 - a bug here must not take the application down: told
                 say(f"sender stopped: {type(exc).__name__}: {exc}")
             finally:
                 try:
-                    transport.close(self.delivery.linger_s)
+                    if transport is not None:
+                        transport.close(self.delivery.linger_s)
                 finally:
                     self.delivery.close()
 
