@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: run test test-clock bench soak lint venv dev proto clean browser
+.PHONY: run test test-clock bench soak lint check venv dev proto clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,13 @@ soak: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+
+# The fast tier while working: lint, types and the unit tests (no end-to-end test: those carry the
+# e2e marker; `make test` runs everything).
+check: $(DEV_STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -n 2 -q -m "not e2e" tests/unit
 
 proto: $(DEV_STAMP)
 	$(BIN)/python -m aico.schema.codegen

@@ -73,7 +73,7 @@ class StoreProbe:
             if self.store is None:
                 self.store = LogStore.open(self.settings)
             return int(self.store.max_id())
-        except Exception:
+        except Exception:  # noqa: BLE001 - the store is not there (or not readable) yet: nothing stored so far
             return 0
 
     def wait_for(self, total: int, stall_s: float = 30.0) -> tuple[int, float]:

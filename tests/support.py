@@ -35,7 +35,12 @@ def canonical(text: str) -> str:
 
 
 def free_ports(n: int) -> list[int]:
-    """``n`` distinct free TCP ports on 127.0.0.1 (held open until all are chosen)."""
+    """``n`` distinct TCP ports on 127.0.0.1 that were free a moment ago (held open until all are chosen).
+
+    A child process configured with them binds them later, and a parallel test may take one in between:
+    whoever starts a process on them restarts it on new ones when it says the address is in use
+    (``Backend.start``), or binds port 0 itself when the code under test can take that (``Receiver``).
+    """
     socks = []
     try:
         for _ in range(n):
@@ -46,6 +51,16 @@ def free_ports(n: int) -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+PORT_VARS = ("AICO_CORE__MESSAGE_BUS__PUB_PORT", "AICO_CORE__MESSAGE_BUS__SUB_PORT", "AICO_CORE__BRIDGE__PORT",
+             "AICO_CORE__DASHBOARD__PORT")
+PORT_TAKEN = "address already in use"  # what the backend says (lower-cased) when a port it binds is taken
+
+
+def new_ports(env: dict[str, str]) -> None:
+    """Give ``env`` new free ports (in place: the test's own dict sees them)."""
+    env.update(zip(PORT_VARS, map(str, free_ports(len(PORT_VARS))), strict=True))
 
 
 def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.02,
@@ -63,14 +78,10 @@ def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: floa
 
 def home_env(home: Path, **extra: str) -> dict[str, str]:
     """An environment for an isolated AICO_HOME on free ports."""
-    pub, sub, bridge, dashboard = free_ports(4)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AICO_")}
+    new_ports(env)
     env.update({
         "AICO_HOME": str(home),
-        "AICO_CORE__MESSAGE_BUS__PUB_PORT": str(pub),
-        "AICO_CORE__MESSAGE_BUS__SUB_PORT": str(sub),
-        "AICO_CORE__BRIDGE__PORT": str(bridge),
-        "AICO_CORE__DASHBOARD__PORT": str(dashboard),
         "AICO_CORE__SECURITY__KEYRING": "false",
         "PYTHONUNBUFFERED": "1",
     })
@@ -94,17 +105,32 @@ class Backend:
         self.proc: subprocess.Popen[str] | None = None
         self.log = Path(env["AICO_HOME"]) / f"backend-{time.monotonic_ns()}.log"
 
-    def start(self, wait: float = 30.0) -> Backend:
+    def start(self, wait: float = 30.0, attempts: int = 3) -> Backend:
+        """Start it and wait until every plugin runs; on new ports (in ``env``) when one it binds is taken."""
         Path(self.env["AICO_HOME"]).mkdir(parents=True, exist_ok=True)
-        fh = self.log.open("w")
-        self.proc = subprocess.Popen([AICO, "backend", "start", *self.args], env=self.env, stdout=fh,
-                                     stderr=subprocess.STDOUT, text=True)
-        fh.close()
-        result = run_aico(self.env, "gateway", "status", "--name", self.name, "--wait", str(wait), timeout=wait + 30)
-        if result.returncode != 0:
+        for attempt in range(1, attempts + 1):
+            fh = self.log.open("w")
+            self.proc = subprocess.Popen([AICO, "backend", "start", *self.args], env=self.env, stdout=fh,
+                                         stderr=subprocess.STDOUT, text=True)
+            fh.close()
+            status = subprocess.Popen([AICO, "gateway", "status", "--name", self.name, "--wait", str(wait)],
+                                      env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            # Both at once: the status answers once all runs; the log says at once when a port is taken.
+            wait_until(lambda s=status: s.poll() is not None or self.port_taken(), timeout=wait + 30,
+                       message="the backend running, or a port taken")
+            if status.poll() is None:
+                status.kill()
+            out, err = status.communicate(timeout=30)
+            if status.returncode == 0:
+                return self
             self.kill()
-            raise AssertionError(f"backend did not start:\n{result.stdout}{result.stderr}\n{self.output()}")
+            if not self.port_taken() or attempt == attempts:
+                raise AssertionError(f"backend did not start:\n{out}{err}\n{self.output()}")
+            new_ports(self.env)  # a parallel test took one between choosing and binding: again, on new ones
         return self
+
+    def port_taken(self) -> bool:
+        return PORT_TAKEN in self.output().lower()
 
     def output(self) -> str:
         return self.log.read_text() if self.log.exists() else ""

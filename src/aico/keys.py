@@ -31,7 +31,7 @@ def _keyring_usable(settings: Settings) -> bool:
 
         backend = keyring.get_keyring()
         return not isinstance(backend, fail.Keyring) and getattr(backend, "priority", 0) > 0
-    except Exception:  # a broken keyring backend is "no keyring", not a crash
+    except Exception:  # noqa: BLE001 - a broken keyring backend is "no keyring", not a crash
         return False
 
 
@@ -104,7 +104,7 @@ def load_key(settings: Settings, name: str = "db", *, create: bool, env_var: str
 
         try:
             key = keyring.get_password(KEYRING_SERVICE, _keyring_user(settings, name))
-        except Exception:
+        except Exception:  # noqa: BLE001 - a keyring that cannot answer: the key file is the fallback
             key = None
         if key:
             return key
@@ -119,7 +119,7 @@ def load_key(settings: Settings, name: str = "db", *, create: bool, env_var: str
 
         try:
             keyring.set_password(KEYRING_SERVICE, _keyring_user(settings, name), key)
-            return key
-        except Exception:
-            pass  # fall back to the key file
+        except Exception:  # noqa: BLE001 - a keyring that refuses the key: the key file is the fallback
+            return write_secret_file(path, key)
+        return key
     return write_secret_file(path, key)

@@ -14,6 +14,14 @@ from typing import Any
 import pytest
 
 APP = str(Path(__file__).with_name("producer_app.py"))
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e is marked ``e2e`` (``make check`` runs the rest: -m "not e2e")."""
+    for item in items:
+        if item.path.resolve().is_relative_to(HERE):
+            item.add_marker(pytest.mark.e2e)
 
 
 def run_app(env: dict[str, str], *args: str, timeout: float = 180) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from aico.otlp.values import attributes
 from aico.schema.record import COLUMNS, loads
 from aico.store import LogStore
 
-from support import Backend, free_ports, home_env, run_aico, stamp, wait_until
+from support import Backend, home_env, run_aico, stamp, wait_until
 
 pytestmark = pytest.mark.clock
 APPS = str(Path(__file__).with_name("otlp_apps.py"))
@@ -95,8 +95,8 @@ class Receiver:
     """A small OTLP/HTTP logs receiver (opentelemetry-proto decoding): each record's delivery stamp, in
     arrival order. ``busy`` answers 503 with Retry-After; ``stop()`` is an outage (connection refused)."""
 
-    def __init__(self, port: int, delay_s: float = 0.0) -> None:
-        self.port = port
+    def __init__(self, port: int = 0, delay_s: float = 0.0) -> None:
+        self.port = port  # 0: the first start binds a free one; a start after stop() binds it again
         self.delay_s = delay_s
         self.busy = False
         self.busy_answers = 0
@@ -138,6 +138,7 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -154,7 +155,7 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    made = Receiver(free_ports(1)[0], delay_s=0.15).start()
+    made = Receiver(delay_s=0.15).start()
     made.busy = True
     yield made
     made.stop()

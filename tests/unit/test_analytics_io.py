@@ -107,6 +107,7 @@ def test_report_shows_trends_and_new_error_types(settings: Settings) -> None:
     assert report["last_run"]["loaded"] == len(kept) and report["watermark"] == len(raws)
 
 
+@pytest.mark.e2e  # the aico CLI as processes: out of make check's fast tier
 def test_cli_commands(env: dict[str, str], settings: Settings) -> None:
     """``aico analytics etl/query/report`` work from the shell, with the documented outputs and errors."""
     etl_data.store_records(settings, etl_data.raw_records(60))
@@ -129,6 +130,7 @@ def test_cli_commands(env: dict[str, str], settings: Settings) -> None:
     assert report.returncode == 0 and "Error trends per module" in report.stdout and "aico.llm.client" in report.stdout
 
 
+@pytest.mark.e2e  # the aico CLI as a process
 def test_missing_database_is_a_clear_error(env: dict[str, str]) -> None:
     """Querying before any ETL run says what to do."""
     result = run_aico(env, "analytics", "query", "SELECT 1")
@@ -154,6 +156,7 @@ def test_plugin_runs_on_schedule(env: dict[str, str], settings: Settings, monkey
     assert plugin.status()["state"] == "stopped"
 
 
+@pytest.mark.e2e  # the aico CLI as processes
 def test_busy_database_is_a_clear_error(env: dict[str, str], settings: Settings) -> None:
     """While one process holds the database (a run in progress), another gets a one-line answer."""
     etl_data.store_records(settings, etl_data.raw_records(10))

@@ -17,7 +17,9 @@ from aico.store import LogStore
 
 from support import run_aico, stamp
 
-pytestmark = pytest.mark.clock  # records stamped relative to now, read back with --since: run again shifted
+# Records stamped relative to now, read back with --since: run again shifted. Each test runs the
+# aico CLI as a process (one starts a backend): e2e, out of make check's fast tier.
+pytestmark = [pytest.mark.clock, pytest.mark.e2e]
 
 
 @pytest.fixture

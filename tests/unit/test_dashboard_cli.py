@@ -7,7 +7,11 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
+
 from support import run_aico
+
+pytestmark = pytest.mark.e2e  # runs the aico CLI as processes: out of make check's fast tier
 
 
 def test_url_token_and_open(env: dict[str, str], tmp_path: Path) -> None:

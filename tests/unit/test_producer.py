@@ -77,7 +77,8 @@ def test_a_record_sent_before_an_acknowledged_one_is_resent(tmp_path: Path) -> N
 
 def test_no_ack_for_the_timeout_resends_the_oldest_then_the_rest(tmp_path: Path) -> None:
     """With no acknowledgement for ack_timeout_s, the oldest batch goes again (a probe, as TCP
-    does after a timeout); once it is acknowledged, the rest of the window is known lost and follows."""
+    does after a timeout, counted in ack_timeouts); once it is acknowledged, the rest of the window is known
+    lost and follows."""
     t = MemoryTransport()
     clock = Clock()
     p = start(make_settings(tmp_path, ack_timeout_s=2.0, batch_size=2), t, clock)
@@ -92,7 +93,7 @@ def test_no_ack_for_the_timeout_resends_the_oldest_then_the_rest(tmp_path: Path)
     assert sorted(sent_seqs(t)[7:]) == [3, 4, 5]
     t.ack(encode_ack(p.producer_id, [3, 4, 5]))
     assert p.flush(5)
-    assert p.snapshot()["resent"] == 5
+    assert p.snapshot()["resent"] == 5 and p.snapshot()["ack_timeouts"] == 1  # the probe; the rest was lost
     p.close(0)
 
 

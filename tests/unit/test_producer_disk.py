@@ -130,6 +130,7 @@ print("stats", aico.logging.stats()["spool_memory_only"], aico.logging.stats()["
 
 
 @pytest.mark.parametrize("how", ["file in the way", "read-only mount"])
+@pytest.mark.e2e  # a Python process per case: out of make check's fast tier
 def test_install_on_an_unwritable_home_falls_back_to_memory_and_says_so_once(tmp_path: Path, how: str) -> None:
     """install() never raises when AICO_HOME cannot be written: memory-only spool, one line on stderr."""
     home = tmp_path / "home"

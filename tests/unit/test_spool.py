@@ -38,6 +38,7 @@ class RefusingFile:
 
 
 def test_records_roll_over_segments_and_read_back_in_order(tmp_path: Path) -> None:
+    """Records get consecutive seqs, fill bounded segments and read back in order, by range or by seq."""
     s = spool(tmp_path)
     written = s.append(items(30))
     assert [w[0] for w in written] == list(range(1, 31))
@@ -103,6 +104,7 @@ def test_a_folder_that_cannot_be_written_gives_a_memory_only_spool(tmp_path: Pat
 
 
 def test_a_torn_last_frame_is_cut_off_on_the_next_start(tmp_path: Path) -> None:
+    """A frame cut short by a crash is cut off on the next open; the records before it and the seqs go on."""
     s = spool(tmp_path, segment_bytes=1 << 20)
     written = s.append(items(5))
     path = s.segments[-1].path

@@ -10,6 +10,7 @@ def window(limit: int = 10) -> Window:
 
 
 def test_a_record_sent_in_a_message_before_an_acknowledged_one_is_lost() -> None:
+    """An unacknowledged record sent before an acknowledged one is reported lost once; a resend clears it."""
     w = window()
     w.hold([1, 2, 3, 4, 5], 0.0)
     w.sent([1, 2])
@@ -26,6 +27,7 @@ def test_a_record_sent_in_a_message_before_an_acknowledged_one_is_lost() -> None
 
 
 def test_a_record_sent_again_is_lost_only_through_its_newest_message() -> None:
+    """A record sent twice is judged lost by its newest message only, and reported once."""
     w = window()
     w.hold([1, 2, 3], 0.0)
     w.sent([1, 2])
@@ -38,6 +40,7 @@ def test_a_record_sent_again_is_lost_only_through_its_newest_message() -> None:
 
 
 def test_no_acknowledgement_sends_a_probe_then_backs_off() -> None:
+    """No ack for the timeout probes the oldest batch and doubles the wait; the probe's ack marks the rest lost."""
     w = window()
     w.hold([1, 2, 3], 0.0)
     w.sent([1, 2, 3])
@@ -52,6 +55,7 @@ def test_no_acknowledgement_sends_a_probe_then_backs_off() -> None:
 
 
 def test_the_lowest_seq_follows_acknowledgements_in_any_order() -> None:
+    """The lowest unacknowledged seq is right whatever order the acknowledgements come in."""
     w = window(limit=1000)
     w.hold(list(range(10, 510)), 0.0)
     w.sent(list(range(10, 510)))
@@ -62,6 +66,7 @@ def test_the_lowest_seq_follows_acknowledgements_in_any_order() -> None:
 
 
 def test_forget_below_drops_what_the_spool_lost() -> None:
+    """forget_below drops and returns the held seqs below the floor (records the spool dropped)."""
     w = window()
     w.hold([5, 6, 7], 0.0)
     assert w.forget_below(7) == [5, 6]
@@ -87,6 +92,7 @@ def test_a_long_stream_keeps_the_arrays_small_and_the_answers_right() -> None:
 
 
 def test_seqs_with_gaps_and_a_window_that_empties() -> None:
+    """Seqs with gaps are held and acknowledged right, and a window that empties starts again from the next seqs."""
     w = window(limit=100)
     w.hold([3, 5, 9], 0.0)  # not consecutive (the spool dropped records in between)
     w.sent([3, 5, 9])

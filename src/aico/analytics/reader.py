@@ -49,7 +49,7 @@ def main() -> None:
         serve(sock)
     except (BrokenPipeError, ConnectionResetError, EOFError):
         pass  # the ETL process stopped listening (finished, failed or interrupted)
-    except Exception as exc:  # reported to the ETL process, which raises it
+    except Exception as exc:  # noqa: BLE001 - reported to the ETL process, which raises it
         try:
             send_frame(sock, {"error": str(exc), "kind": type(exc).__name__})
         except OSError:

@@ -18,7 +18,8 @@ from aico.config.settings import Settings
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any]) -> list[dict[str, Any]]:
     table = con.execute(sql, params).to_arrow_table()
-    return table.to_pylist()
+    rows: list[dict[str, Any]] = table.to_pylist()
+    return rows
 
 
 def build_report(settings: Settings, *, days: int = 7, today: date | None = None, top: int = 10) -> dict[str, Any]:

@@ -24,13 +24,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
+from aico import stderr
+
 KILL_WAIT_S = 10.0  # after SIGKILL: the kernel's part, never long
 READY_SLICE_S = 0.2  # how often a wait for ready looks whether the child is still there
 
 
 def say(label: str, message: str) -> None:
     """A line on the backend's stderr about a child: ``[aico bridge] ...``."""
-    print(f"[aico {label}] {message}", file=sys.stderr, flush=True)
+    stderr.say(message, prefix=f"[aico {label}]")
 
 
 def close_stream(stream: IO[Any] | None) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 import time
 from typing import Any
@@ -19,11 +18,12 @@ from aico.backend.status import write_status
 from aico.config.settings import Settings
 from aico.errors import AicoError, BackendError
 from aico.schema.timestamps import now_utc
+from aico.stderr import say
 
 
 def _say(message: str) -> None:
     """The container's own messages go to stderr: it runs the logging pipeline itself."""
-    print(f"[aico backend] {message}", file=sys.stderr, flush=True)
+    say(message, prefix="[aico backend]")
 
 
 class Container:
@@ -58,7 +58,7 @@ class Container:
             try:
                 plugin.stop()
                 _say(f"plugin {plugin.name} stopped ({time.monotonic() - started:.2f} s)")
-            except Exception as exc:  # keep stopping the others
+            except Exception as exc:  # noqa: BLE001 - keep stopping the others: told
                 _say(f"plugin {plugin.name} failed to stop cleanly: {exc}")
         self.plugins = []
         if self.state != "failed":

@@ -27,7 +27,8 @@ def factory(name: str) -> Callable[..., Any]:
         raise BackendError(f"unknown plugin {name!r} (known: {', '.join(PLUGINS)})") from None
     module, _, attr = target.partition(":")
     try:
-        return getattr(importlib.import_module(module), attr)
+        factory: Callable[..., Any] = getattr(importlib.import_module(module), attr)
+        return factory
     except ModuleNotFoundError as exc:  # a plugin of an extra this install lacks
         extra = extra_for(exc)
         if extra is None:

@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any, Protocol
 
+from aico import stderr
 from aico.bridge.app import create_app
 from aico.bridge.auth import load_token
 from aico.bridge.intake import RELAY_PREFIX, Intake
@@ -31,7 +32,8 @@ from aico.config.settings import Settings
 from aico.errors import AicoError
 from aico.logging.producer import Producer
 
-PRODUCER_FIGURES = ("queued", "inflight", "spool_bytes", "acknowledged", "dropped_total")
+PRODUCER_FIGURES = ("queued", "inflight", "spool_bytes", "acknowledged", "dropped_total",
+                    "acks_bad", "acks_unknown", "ack_timeouts")
 
 
 class Bridge:
@@ -105,7 +107,7 @@ def serve(make: Callable[[Settings], Service], label: str) -> int:
     service = make(Settings.model_validate_json(sys.stdin.buffer.readline()))
     try:
         service.start()
-    except Exception as exc:  # a port in use, a spool held elsewhere, a bug: the plugin says why
+    except Exception as exc:  # noqa: BLE001 - a port in use, a spool held elsewhere, a bug: the plugin says why
         service.stop()
         say(out, {"error": str(exc) if isinstance(exc, AicoError) else f"{type(exc).__name__}: {exc}"})
         return 3
@@ -116,7 +118,7 @@ def serve(make: Callable[[Settings], Service], label: str) -> int:
         status = service.status()
         say(out, {"status": status})
         if status["state"] != "running":  # a thread it needs ended: the plugin starts a new process
-            print(f"[aico {label}] the server or its producer stopped: exiting", file=sys.stderr, flush=True)
+            stderr.say("the server or its producer stopped: exiting", prefix=f"[aico {label}]")
             service.stop()
             return 4
         if stdin_closed(interval):

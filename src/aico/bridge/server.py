@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 import time
 
@@ -13,6 +12,7 @@ from fastapi import FastAPI
 from aico.bridge.timeouts import timed_protocol
 from aico.errors import BackendError
 from aico.logging.guard import infrastructure_thread
+from aico.stderr import say
 
 START_TIMEOUT_S = 15.0
 
@@ -64,9 +64,9 @@ class BridgeServer:
         with infrastructure_thread():  # the bridge is logging infrastructure: nothing here logs through itself
             try:
                 self.server.run(sockets=[sock])
-            except BaseException as exc:  # SystemExit from a failed startup included
+            except BaseException as exc:  # noqa: BLE001 - SystemExit from a failed startup included: kept, told
                 self._error = exc
-                print(f"[aico {self.label}] server stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+                say(f"server stopped: {type(exc).__name__}: {exc}", prefix=f"[aico {self.label}]")
             finally:
                 sock.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -14,14 +15,14 @@ from aico.cli.common import console, settings
 app = typer.Typer(help="Inspect the running backend.", no_args_is_help=True)
 
 
-def _all_running(status: dict | None) -> bool:
+def _all_running(status: dict[str, Any] | None) -> bool:
     if not status or not status.get("running"):
         return False
     plugins = status.get("plugins") or {}
     return bool(plugins) and all(p.get("state") == "running" for p in plugins.values())
 
 
-def _figures(plugin: dict) -> list[str]:
+def _figures(plugin: dict[str, Any]) -> list[str]:
     """``k=v`` per figure; a dict of counts (``masked`` by rule) as ``masked.email=3``, or ``masked=0``."""
     out = []
     for k, v in plugin.items():

@@ -17,7 +17,6 @@ infrastructure, and its own messages go to stderr.
 from __future__ import annotations
 
 import itertools
-import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -36,6 +35,7 @@ from aico.schema import wire
 from aico.schema.acks import ack_topic, encode_ack
 from aico.schema.record import COLUMNS, Row
 from aico.schema.timestamps import now_utc, parse_utc
+from aico.stderr import say
 from aico.store.writer import Reject, encode_rows
 
 TOPIC = b"logs."
@@ -44,6 +44,8 @@ MAX_AT_WRITER = 2     # batches handed to the writer and not yet answered
 RETRY_DELAY_S = 0.5
 _TIMESTAMP, _PRODUCER_ID, _SEQ = (COLUMNS.index(c) for c in ("timestamp", "producer_id", "seq"))
 ALIVE_CHECK_S = 0.1  # how often the writer process is checked, and the longest idle wait
+
+_PREFIX = "[aico log consumer]"  # its lines on stderr (it runs the logging pipeline: never logs through it)
 
 
 class Counters:
@@ -168,8 +170,8 @@ class LogConsumer:
             if stopping and not self._pending and not self._rejects and not self._at_writer and \
                     (not self._retry or self.counters.last_error):
                 if self._retry:
-                    print(f"[aico log consumer] stopping with {self._held()} records not stored "
-                          f"({self.counters.last_error}); producers will send them again", file=sys.stderr)
+                    say(f"stopping with {self._held()} records not stored ({self.counters.last_error}); "
+                        "producers will send them again", prefix=_PREFIX)
                 return
             now = time.monotonic()
             if now >= next_alive_check:  # a wait() system call: a few times a second is enough
@@ -218,7 +220,7 @@ class LogConsumer:
                 append(decode(payload, record_bytes, message_bytes))
             except ValidationError as exc:
                 self._reject(topic, payload, str(exc))
-            except Exception as exc:  # a decoder bug must not stop the consumer
+            except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the consumer: a counted reject
                 self._reject(topic, payload, f"cannot decode: {type(exc).__name__}: {exc}")
         # core.privacy.ingest, before anything is stored (scrub_rows never raises)
         self._pending.extend(self.policy.scrub_rows(decoded) if self.policy.active else decoded)
@@ -263,8 +265,7 @@ class LogConsumer:
         if reply.error is not None:
             c.store_errors += 1
             if c.last_error != reply.error:
-                print(f"[aico log consumer] {reply.error}; holding {self._held() + len(records)} records",
-                      file=sys.stderr)
+                say(f"{reply.error}; holding {self._held() + len(records)} records", prefix=_PREFIX)
             c.last_error = reply.error
             if kind == "records":
                 self._retry.appendleft(records)
@@ -285,7 +286,7 @@ class LogConsumer:
 
     def _writer_died(self, writer: WriterClient) -> None:
         """Start a new writer and hand it again what the old one had not answered (the store dedups)."""
-        print("[aico log consumer] the store writer exited; starting a new one", file=sys.stderr)
+        say("the store writer exited; starting a new one", prefix=_PREFIX)
         for kind, records, _ in self._at_writer.values():
             if kind == "records":
                 self._retry.append(records)

@@ -18,7 +18,6 @@ as query parameters (``query.py``); a bad one is a 400 naming the field.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,6 +37,7 @@ from aico.dashboard.auth import COOKIE, Gate, host_allowed
 from aico.dashboard.query import build_filter, decode_cursor, encode_cursor, flag_param, int_param
 from aico.errors import AicoError, QueryError, UnauthorizedError
 from aico.retention.search import search_archives
+from aico.stderr import say
 from aico.store.filters import LogFilter
 from aico.store.search import cursor_of
 
@@ -82,7 +82,7 @@ class _Guard(BaseHTTPMiddleware):
             return JSONResponse({"error": "this dashboard answers to loopback host names only"}, status_code=421)
         try:
             response = await call_next(request)
-        except Exception as exc:  # not one of ours (those have their handler): still an answer
+        except Exception as exc:  # noqa: BLE001 - not one of ours (those have their handler): still an answer, told
             response = _unexpected(request, exc)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
@@ -99,7 +99,7 @@ def _aico_error(request: Request, exc: AicoError) -> JSONResponse:
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     """A bug or a failure nobody foresaw: still an answer the page can show, never a blank page."""
-    print(f"[aico dashboard] {request.url.path}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+    say(f"{request.url.path}: {type(exc).__name__}: {exc}", prefix="[aico dashboard]")
     return JSONResponse({"error": f"internal error: {type(exc).__name__}: {exc}", "type": "InternalError"},
                         status_code=500)
 

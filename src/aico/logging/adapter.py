@@ -22,7 +22,9 @@ class _SafeExtra:
             if clashes:
                 extra = {k: v for k, v in extra.items() if k not in clashes}
                 extra[COLLISIONS] = clashes
-        return super().makeRecord(name, level, fn, lno, msg, args, exc_info, func, extra, sinfo)  # type: ignore[misc]
+        made: logging.LogRecord = super().makeRecord(  # type: ignore[misc]
+            name, level, fn, lno, msg, args, exc_info, func, extra, sinfo)
+        return made
 
 
 class SafeExtraLogger(_SafeExtra, logging.Logger):
@@ -51,7 +53,7 @@ def make_all_safe() -> None:
             make_safe(logger)
 
 
-class AicoLoggerAdapter(logging.LoggerAdapter):
+class AicoLoggerAdapter(logging.LoggerAdapter[logging.Logger]):
     """A logger bound to a subsystem and module; ``extra=`` may set any schema field."""
 
     def __init__(self, logger: logging.Logger, subsystem: str | None, module: str | None) -> None:

@@ -7,6 +7,8 @@ import logging
 import re
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,19 @@ def install(settings: Settings | None = None, *, level: str | int | None = None,
         _handler, _producer = handler, producer
         atexit.register(_at_exit, producer, cfg.producer.flush_timeout_s)
         return handler
+
+
+@contextmanager
+def swapped_handler(handler: AicoHandler) -> Iterator[None]:
+    """``handler`` is the installed one for the block (``testing.capture_logs``); then the old one again."""
+    global _handler
+    with _lock:
+        old, _handler = _handler, handler
+    try:
+        yield
+    finally:
+        with _lock:
+            _handler = old
 
 
 def _at_exit(producer: Producer, timeout: float) -> None:

@@ -37,7 +37,7 @@ def utc_text(created: float) -> str:
 
 def error_details(record: logging.LogRecord) -> str | None:
     exc = record.exc_info
-    if not exc or exc is True or exc[0] is None:
+    if not isinstance(exc, tuple) or exc[0] is None:  # a record made by hand may say True
         if record.stack_info:
             return json.dumps({"type": "Stack", "message": "", "stack": record.stack_info}, ensure_ascii=False)
         return None
@@ -94,7 +94,7 @@ def build(record: logging.LogRecord, *, subsystem: str, origin: str, environment
     logger_name = record.name if record.name != "root" else record.module
     try:
         message = record.getMessage()
-    except Exception as exc:  # a bad format string must not lose the record
+    except Exception as exc:  # noqa: BLE001 - a bad format string must not lose the record: the failure is in it
         message = f"{record.msg!r} (formatting with {record.args!r} failed: {exc})"
     out: Record = {
         "timestamp": utc_text(record.created),

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Protocol
 
 from aico.logging import guard
 from aico.logging.fields import build
 from aico.schema.record import Record
+from aico.stderr import say
 
 
 class Sink(Protocol):
@@ -49,25 +49,26 @@ class AicoHandler(logging.Handler):
             try:
                 built = build(record, subsystem=self.subsystem, origin=self.origin,
                               environment=self.environment, max_message_bytes=self.max_message_bytes)
-            except Exception:
+            except Exception:  # noqa: BLE001 - never into the application: counted
                 self.sink.count_drop("build_error")
                 return
             try:
                 self.sink.offer(built)
-            except Exception:
+            except Exception:  # noqa: BLE001 - never into the application: counted
                 self.sink.count_drop("sink_error")
 
     def _not_shipped(self, record: logging.LogRecord) -> None:
         self.sink.count_drop("recursion")
         if record.levelno >= logging.WARNING:
             try:
-                print(f"[aico logging: not shipped, logged from logging code] {record.levelname} "
-                      f"{record.name}: {record.getMessage()}", file=sys.stderr)
-            except Exception:
-                pass
+                message = record.getMessage()
+            except Exception as exc:  # noqa: BLE001 - a bad format string: said as it came
+                message = f"{record.msg!r} (formatting with {record.args!r} failed: {exc})"
+            say(f"{record.levelname} {record.name}: {message}",
+                prefix="[aico logging: not shipped, logged from logging code]")
 
     def flush(self) -> None:
         try:
             self.sink.flush()
-        except Exception:
-            pass
+        except Exception as exc:  # noqa: BLE001 - logging.shutdown calls this: never raises, told
+            say(f"flush failed: {type(exc).__name__}: {exc}")

@@ -22,6 +22,7 @@ from aico.logging.context import current
 from aico.logging.fields import utc_text
 from aico.schema.levels import LEVELS, stdlib_to_level
 from aico.schema.record import Record, dumps
+from aico.stderr import say
 
 FIELDS = ("subsystem", "module", "function", "topic", "file", "line", "trace_id", "session_id", "user_id",
           "severity", "origin", "environment")  # event-dict or bound keys that set a record field
@@ -39,19 +40,20 @@ def _ship(build: Callable[[], Record | None]) -> None:
     with guard.infrastructure_thread():
         try:
             handler = api.install()
-        except Exception:
+        except Exception as exc:  # noqa: BLE001 - install() is not meant to raise: never into the app, told
+            say(f"cannot install the logger: {type(exc).__name__}: {exc}; this record is not shipped")
             return
         sink = handler.sink
         try:
             record = build()
-        except Exception:
+        except Exception:  # noqa: BLE001 - never into the application: counted
             sink.count_drop("build_error")
             return
         if record is None:
             return
         try:
             sink.offer(record)
-        except Exception:
+        except Exception:  # noqa: BLE001 - never into the application: counted
             sink.count_drop("sink_error")
 
 

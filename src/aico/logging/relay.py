@@ -1,4 +1,9 @@
-"""Relay stamps: which original (producer id, seq) each spooled record of a relaying producer carries.
+"""Stamps: what identifies each record on the wire and which acknowledgements are this producer's.
+
+``OwnStamps`` (the default) does nothing special: records get this producer's id and their
+spool seq as they go out, and an acknowledgement names them directly.
+
+``RelayStamps``: which original (producer id, seq) each spooled record of a relaying producer carries.
 
 A relaying producer (the frontend bridge) sends records stamped by the producer that made
 them, so the collector acknowledges them under those stamps. This map turns such an
@@ -16,15 +21,48 @@ than a batch's worth of microseconds), and kept by every resend.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aico.schema import wire
 from aico.schema.record import Record
 
+Item = tuple[int, bytes, bytes]  # (spool seq, topic, encoded record)
+
+
+class OwnStamps:
+    """The default: this producer stamps its records itself; nothing to map back."""
+
+    keeps_stamps = False  # records are encoded without a stamp; ``frames`` adds this producer's
+
+    def __init__(self, producer_id: str) -> None:
+        self.producer_id = producer_id
+        self.acks_for = producer_id
+        self._stamp = wire.producer_stamp_prefix(producer_id)
+
+    def stamp(self, records: list[Record], relay_id: str) -> list[Record]:
+        return records
+
+    def frames(self, chunk: Sequence[Item]) -> list[bytes]:
+        stamp, seq_field = self._stamp, wire.seq_field
+        return [payload + stamp + seq_field(seq) for seq, _, payload in chunk]
+
+    def track(self, chunk: Sequence[Item]) -> None:
+        return
+
+    def forget(self, own_seq: int) -> None:
+        return
+
+    def own_spans(self, producer_id: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]] | None:
+        """The spans of own seqs an acknowledgement releases; None if it names another producer."""
+        return spans if producer_id == self.producer_id else None
+
 
 class RelayStamps:
+    keeps_stamps = True  # relayed records travel with the stamp they came with
+
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
+        self.acks_for = prefix
         self._own: dict[tuple[str, int], list[int]] = {}  # original stamp -> own seqs in flight
         self._stamp: dict[int, tuple[str, int]] = {}  # own seq -> original stamp
         self._last_clock_seq = 0
@@ -48,14 +86,18 @@ class RelayStamps:
             seq += 1
         return records
 
-    def track(self, own_seq: int, payload: bytes) -> None:
-        """Remember the stamp inside ``payload`` (a ``LogEntry``), sent under spool seq ``own_seq``."""
-        if own_seq in self._stamp:
-            return
-        entry = wire.LogEntry.FromString(payload)
-        stamp = (entry.producer_id, entry.seq)
-        self._stamp[own_seq] = stamp
-        self._own.setdefault(stamp, []).append(own_seq)
+    def frames(self, chunk: Sequence[Item]) -> list[bytes]:
+        return [payload for _, _, payload in chunk]
+
+    def track(self, chunk: Sequence[Item]) -> None:
+        """Remember the stamp inside each payload (a ``LogEntry``), sent under its spool seq."""
+        for own_seq, _, payload in chunk:
+            if own_seq in self._stamp:
+                continue
+            entry = wire.LogEntry.FromString(payload)
+            stamp = (entry.producer_id, entry.seq)
+            self._stamp[own_seq] = stamp
+            self._own.setdefault(stamp, []).append(own_seq)
 
     def forget(self, own_seq: int) -> None:
         stamp = self._stamp.pop(own_seq, None)
@@ -78,6 +120,12 @@ class RelayStamps:
                     self._stamp.pop(own, None)
                     out.append(own)
         return out
+
+    def own_spans(self, producer_id: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]] | None:
+        """The own seqs an acknowledgement releases, as spans; None if it is not under the prefix."""
+        if not producer_id.startswith(self.prefix):
+            return None
+        return [(seq, seq) for seq in self.acked(producer_id, spans)]
 
     def __len__(self) -> int:
         return len(self._stamp)

@@ -390,7 +390,7 @@ def _frames_need(data: bytes) -> int:
     """How many bytes ``data`` must have for the frames it starts to be whole."""
     pos = 0
     while pos + _HEADER.size <= len(data):
-        length = _HEADER.unpack_from(data, pos)[0]
+        length: int = _HEADER.unpack_from(data, pos)[0]
         if pos + 4 + length > len(data):
             return pos + 4 + length
         pos += 4 + length

@@ -16,6 +16,9 @@ class ProducerStats:
         self.spooled = 0       # written to the spool on disk
         self.caller_spooled = 0  # times a logging call moved the full queue to disk itself
         self.os_errors = 0     # rounds of the sender a disk error interrupted (it went on after)
+        self.acks_bad = 0      # acknowledgements that could not be read or named another producer
+        self.acks_unknown = 0  # acknowledged seqs not in flight (acknowledged before, or forgotten)
+        self.ack_timeouts = 0  # times no acknowledgement came in time and the oldest batch went again
         self._dropped: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -34,6 +37,9 @@ class ProducerStats:
             "spooled": self.spooled,
             "caller_spooled": self.caller_spooled,
             "os_errors": self.os_errors,
+            "acks_bad": self.acks_bad,
+            "acks_unknown": self.acks_unknown,
+            "ack_timeouts": self.ack_timeouts,
             "dropped": dropped,
             "dropped_total": sum(dropped.values()),
         }

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from aico.logging import api
 from aico.logging.adapter import make_all_safe
 from aico.logging.handler import AicoHandler
 from aico.schema.record import Record
@@ -29,17 +30,30 @@ class _Capture:
 
 @contextmanager
 def capture_logs(level: int = logging.DEBUG, subsystem: str = "test") -> Iterator[list[Record]]:
-    """Collect the schema records logged inside the block (nothing is sent anywhere)."""
+    """Collect the schema records logged inside the block; nothing is shipped while it runs.
+
+    For the block, the root logger's shipping handlers (``install()``'s among them) are set
+    aside and the library's installed handler is the capture, so stdlib, structlog and loguru
+    records all land here and ``install()`` starts no producer. Everything is put back after:
+    the shipping handlers (in their place), the installed handler and the root level.
+    """
     capture = _Capture()
     handler = AicoHandler(capture, subsystem=subsystem, origin="backend", environment="test",
                           max_message_bytes=65536)
     root = logging.getLogger()
     old_level = root.level
+    before = list(root.handlers)
+    set_aside = [h for h in before if isinstance(h, AicoHandler)]
     make_all_safe()
-    root.addHandler(handler)
-    root.setLevel(level)
-    try:
-        yield capture.records
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
+    with api.swapped_handler(handler):
+        for shipping in set_aside:
+            root.removeHandler(shipping)
+        root.addHandler(handler)
+        root.setLevel(level)
+        try:
+            yield capture.records
+        finally:
+            root.removeHandler(handler)
+            now = list(root.handlers)  # in their old order; what the block added or removed stays so
+            root.handlers[:] = [h for h in before if h in now or h in set_aside] + [h for h in now if h not in before]
+            root.setLevel(old_level)

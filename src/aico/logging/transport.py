@@ -94,8 +94,9 @@ class ZmqTransport:
                 frames = self.sub.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 break
-            if len(frames) == 2:
-                out.append(frames[1])
+            # A message not shaped [topic, ack] is handed on empty: it names no producer, and the
+            # producer counts it as a bad acknowledgement (acks_bad) instead of it vanishing here.
+            out.append(frames[1] if len(frames) == 2 else b"")
         return out
 
     def _drain_subscriptions(self) -> None:

@@ -49,6 +49,7 @@ class Window:
         self._ack_gap = 0.0  # smoothed seconds between acknowledgements that brought progress
         self.last_progress = now
         self.backoff = ack_timeout_s
+        self.timeouts = 0  # times no acknowledgement came in time and the oldest batch went again
 
     def __len__(self) -> int:
         return self._count
@@ -149,6 +150,7 @@ class Window:
             lost.sort()
         elif self._count and can_send and now - self.last_progress > self.backoff:
             lost = self._first_held(self.probe_size)
+            self.timeouts += 1
             self.last_progress = now
             self.backoff = min(self.backoff * 2, MAX_BACKOFF_S)
         return lost

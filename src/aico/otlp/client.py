@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
 
 from aico.config.settings import OtlpExport
@@ -108,7 +109,7 @@ class OtlpClient:
         response = ExportLogsServiceResponse()
         try:
             response.ParseFromString(content)
-        except Exception:  # an endpoint that answers 200 with something else still took the batch
+        except DecodeError:  # an endpoint that answers 200 with something else still took the batch
             return Outcome(200)
         partial = response.partial_success
         return Outcome(200, rejected=partial.rejected_log_records, error=partial.error_message)

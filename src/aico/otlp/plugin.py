@@ -13,7 +13,6 @@ waiting at least what a ``Retry-After`` asks. With ``scrub: true`` each record g
 from __future__ import annotations
 
 import random
-import sys
 import threading
 from typing import Any
 
@@ -26,6 +25,7 @@ from aico.otlp.watermark import Watermark
 from aico.privacy import Scrubber
 from aico.schema.record import COLUMNS, Record
 from aico.schema.timestamps import now_utc
+from aico.stderr import say
 from aico.store import LogStore
 
 SELECT = f"SELECT id, {', '.join(COLUMNS)} FROM logs WHERE id > ? ORDER BY id LIMIT ?"
@@ -33,7 +33,7 @@ MAX_RETRY_AFTER_S = 3600.0
 
 
 def _say(message: str) -> None:
-    print(f"[aico otlp export] {message}", file=sys.stderr, flush=True)
+    say(message, prefix="[aico otlp export]")
 
 
 class OtlpExportPlugin:

@@ -99,7 +99,7 @@ def _valid_phone(m: re.Match[str], text: str) -> bool:
     Without a keyword, a number right after "version"/"build" is a version (``v2.345.6789``).
     """
     if m.group("kw"):
-        lo, hi, value = 7, 15, m.group("kw")
+        lo, hi, value = 7, 15, str(m.group("kw"))
     else:
         if follows_version(text, m.start()):
             return False
@@ -197,7 +197,7 @@ def _valid_iban(m: re.Match[str], _text: str) -> bool:
 def _valid_bank(m: re.Match[str], _text: str) -> bool:
     """After "routing"/"ABA", a valid routing number; after "account"/"IBAN", 6 to 34 digits or an IBAN."""
     value, word = m.group("v"), m.group("keep").lower()
-    digits = sum(ch.isdigit() for ch in value)
+    digits: int = sum(ch.isdigit() for ch in value)
     if "routing" in word or "aba" in word:
         return routing_ok(value)
     if "iban" in word:

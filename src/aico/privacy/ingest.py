@@ -69,8 +69,8 @@ class IngestPolicy:
         try:
             if not self._columns and not s.might_need(message, extra, error):
                 return row  # one RE2 pass over the three texts: most records end here
-        except Exception:  # the pre-check failing: run the detectors (each guarded below)
-            pass
+        except Exception:  # noqa: BLE001 - the pre-check failing: counted; run the detectors (each guarded below)
+            self.counts["precheck_error"] += 1
         new_message = self._safe(s.scrub_text, message) if message else message
         new_extra = self._safe(s.scrub_json, extra) if extra else extra
         new_error = self._safe(s.scrub_json, error) if error else error
@@ -104,7 +104,8 @@ class IngestPolicy:
             texts = [t for r in group for t in (r[_MESSAGE], r[_EXTRA], r[_ERROR]) if t]
             try:
                 clean = not s.might_need(*texts)
-            except Exception:  # the pre-check itself failing: look at each row (scrub_row never raises)
+            except Exception:  # noqa: BLE001 - the pre-check failing: counted; look at each row (scrub_row never raises)
+                self.counts["precheck_error"] += 1
                 clean = False
             out.extend(group if clean else [self.scrub_row(r) for r in group])
         return out
@@ -122,7 +123,7 @@ class IngestPolicy:
     def _safe(self, fn: Any, text: Any) -> Any:
         try:
             return fn(text)
-        except Exception:  # a scrubber bug must neither lose the record nor store what it could not check
+        except Exception:  # noqa: BLE001 - a scrubber bug must neither lose the record nor store what it could not check
             self.counts["scrub_error"] += 1
             return UNSCRUBBED
 

@@ -63,7 +63,7 @@ class PrivacyRules:
 
     def judge(self, name: str) -> str | None:
         """What the rules do with a field of this name (drop wins over secret, secret over pseudonymise)."""
-        verdict = self._verdicts.get(name, _UNJUDGED)
+        verdict: str | None = self._verdicts.get(name, _UNJUDGED)
         if verdict is _UNJUDGED:
             key = field_key(name)
             if key in self._drop:

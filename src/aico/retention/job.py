@@ -68,7 +68,8 @@ class RunReport:
 
     @property
     def deleted_rows(self) -> int:
-        return self.expired_rows + sum(a["deleted_rows"] for a in self.archived)
+        archived: int = sum(a["deleted_rows"] for a in self.archived)
+        return self.expired_rows + archived
 
     def as_dict(self) -> dict[str, Any]:
         return {**vars(self), "deleted_rows": self.deleted_rows}

@@ -9,7 +9,6 @@ writer. ``stop()`` returns as soon as the chunk in hand is done.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -23,11 +22,12 @@ from aico.retention.clock import Clock, SystemClock
 from aico.retention.job import RetentionJob, RunReport, disk_free
 from aico.retention.policy import MIB
 from aico.schema.timestamps import format_utc
+from aico.stderr import say
 from aico.store.ondisk import size_on_disk
 
 
 def _say(message: str) -> None:
-    print(f"[aico retention] {message}", file=sys.stderr, flush=True)
+    say(message, prefix="[aico retention]")
 
 
 class RetentionPlugin:
@@ -127,7 +127,7 @@ class RetentionPlugin:
                 except AicoError as exc:
                     self.last_error = str(exc)
                     _say(f"run failed: {exc}")
-                except Exception as exc:  # never let the thread die silently
+                except Exception as exc:  # noqa: BLE001 - never let the thread die silently: kept and told
                     self.last_error = f"{type(exc).__name__}: {exc}"
                     _say(f"run failed: {self.last_error}")
                 reason = None

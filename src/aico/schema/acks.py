@@ -24,7 +24,9 @@ def ack_topic(producer_id: str) -> bytes:
 
 def encode_ack(producer_id: str, seqs: Iterable[int]) -> bytes:
     spans = ranges(seqs)
-    return Ack(producer_id=producer_id, first=[a for a, _ in spans], last=[b for _, b in spans]).SerializeToString()
+    ack = Ack(producer_id=producer_id, first=[a for a, _ in spans], last=[b for _, b in spans])
+    out: bytes = ack.SerializeToString()
+    return out
 
 
 def decode_ack(payload: bytes) -> tuple[str, list[tuple[int, int]]]:

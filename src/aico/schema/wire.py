@@ -55,7 +55,8 @@ def encode(record: Record, *, stamp: bool = True) -> bytes:
         entry.seq = record["seq"]
     if record.get("line") is not None:
         entry.line = record["line"]
-    return entry.SerializeToString()
+    out: bytes = entry.SerializeToString()
+    return out
 
 
 def entry_to_raw(entry: Any) -> dict[str, Any]:
@@ -155,7 +156,8 @@ def _varint(n: int) -> bytes:
 
 def producer_stamp_prefix(producer_id: str) -> bytes:
     """The encoded ``producer_id`` field, to append to a ``LogEntry`` (protobuf merges fields)."""
-    return LogEntry(producer_id=producer_id).SerializeToString()
+    out: bytes = LogEntry(producer_id=producer_id).SerializeToString()
+    return out
 
 
 def seq_field(seq: int) -> bytes:
