@@ -36,6 +36,7 @@ from aico.config.settings import Settings
 from aico.logging.guard import infrastructure_thread
 from aico.logging.relay import RelayStamps
 from aico.logging.spool import Spool, SpoolWriteError, drop_notice, open_spool
+from aico.logging.spool_cipher import spool_cipher
 from aico.logging.stats import ProducerStats
 from aico.logging.transport import Transport, ZmqTransport
 from aico.logging.window import Window
@@ -73,7 +74,7 @@ class Producer:
         self.spool: Spool | None = None
         if self.reliable:
             self.spool = open_spool(
-                settings.spool_dir, name,
+                settings.spool_dir, name, cipher=spool_cipher(settings),
                 segment_bytes=int(cfg.spool_segment_mb * 1024 * 1024),
                 max_bytes=int(cfg.spool_max_mb * 1024 * 1024),
                 memory_bytes=int(cfg.spool_memory_mb * 1024 * 1024),
@@ -190,6 +191,7 @@ class Producer:
             "spool_memory_bytes": spool.memory_size if spool else 0,
             "spool_memory_only": bool(spool and spool.memory_only),
             "spool_disk_errors": spool.disk_errors if spool else 0,
+            "spool_bad_frames": spool.bad_frames if spool else 0,
             "spool_disk_error": str(spool.disk_error) if spool and spool.disk_error else None,
             **self.stats.as_dict(),
         }
