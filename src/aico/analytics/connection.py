@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from aico.config.private import private_dir
 from aico.config.settings import Settings
 from aico.errors import EncryptionKeyError, StoreError
 from aico.store.keys import load_key
@@ -80,7 +81,7 @@ def open_analytics(settings: Settings, *, create: bool = False, read_only: bool 
     key = load_key(settings, KEY_NAME, create=create and not exists, env_var=KEY_ENV)
     cfg = settings.core.analytics
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
     except OSError as exc:
         raise StoreError(f"cannot make the folder of {path}: {exc.strerror}") from exc
     config: dict[str, str | bool | int | float | list[str]] = {

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from aico.cli import analytics, archive, backend, bridge, bus, config_cmd, dashboard, db, gateway, logs
+from aico.config.private import private_umask
 from aico.errors import AicoError
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):  # an argument that is not UTF-8 (surrogate-escaped) is echoed, not a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    private_umask()  # what this process and its children make under AICO_HOME is the user's alone
     try:
         code = app(standalone_mode=False)
     except AicoError as exc:

@@ -40,6 +40,7 @@ from io import FileIO
 from itertools import accumulate
 from pathlib import Path
 
+from aico.config.private import private_dir, private_open
 from aico.logging.spool_cipher import FRAME_OVERHEAD, RECORD_OVERHEAD, Item, SpoolCipher
 from aico.schema.timestamps import now_utc
 
@@ -111,8 +112,8 @@ class Spool:
         self._lock = None
         state: dict[str, object] = {}
         if not memory_only:
-            directory.mkdir(parents=True, exist_ok=True)
-            self._lock = open(directory / "lock", "a+")  # noqa: SIM115 - held for the spool's lifetime
+            private_dir(directory)
+            self._lock = open(directory / "lock", "a+", opener=private_open)  # noqa: SIM115 - held for its lifetime
             try:
                 fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -158,7 +159,8 @@ class Spool:
             return
         tmp = self.dir / "state.json.tmp"
         try:
-            tmp.write_text(json.dumps({"producer_id": self.producer_id, "watermark": self.watermark}))
+            with open(tmp, "w", encoding="utf-8", opener=private_open) as fh:
+                fh.write(json.dumps({"producer_id": self.producer_id, "watermark": self.watermark}))
             os.replace(tmp, self.dir / "state.json")
         except OSError as exc:  # a stale watermark only means resending what is stored (harmless)
             self.disk_error = exc
@@ -193,7 +195,7 @@ class Spool:
         if not sealed.exists():
             frames = [self._cipher.seal([(topic, payload)], seq) for seq, topic, payload in _parse_plain(plain)]
             tmp = plain.with_suffix(".tmp")
-            with tmp.open("wb") as fh:
+            with open(tmp, "wb", opener=private_open) as fh:
                 fh.write(b"".join(frames))
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -249,7 +251,7 @@ class Spool:
             seg.memory += data
             return
         if self._out is None:
-            self._out = seg.path.open("ab", buffering=0)
+            self._out = open(seg.path, "ab", buffering=0, opener=private_open)  # noqa: SIM115 - kept open
         view = memoryview(data)
         try:
             while view:
@@ -280,7 +282,7 @@ class Spool:
         path = self.dir / f"seg-{first_seq}.enc"
         if self._disk_due():
             try:
-                self._out = path.open("ab", buffering=0)
+                self._out = open(path, "ab", buffering=0, opener=private_open)  # noqa: SIM115 - kept open
             except OSError as exc:
                 self._disk_refused(exc)
             else:
@@ -390,7 +392,8 @@ class Spool:
             for seg in self.segments:
                 if seg.memory is not None and seg.last_seq >= self.watermark:
                     try:
-                        seg.path.write_bytes(bytes(seg.memory))
+                        with open(seg.path, "wb", opener=private_open) as fh:
+                            fh.write(bytes(seg.memory))
                     except OSError:
                         try:
                             os.remove(seg.path)  # not even a part of it may stay

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aico.config.private import private_dir
 from aico.config.settings import Settings
 from aico.errors import AicoError, StoreError
 from aico.retention.archive_file import ArchiveReader, Summary, read_footer
@@ -33,7 +34,7 @@ def archive_dir(settings: Settings) -> Path:
 def ensure_dir(settings: Settings) -> Path:
     folder = archive_dir(settings)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         if folder.stat().st_mode & 0o777 != 0o700:
             os.chmod(folder, 0o700)
     except OSError as exc:

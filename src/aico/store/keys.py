@@ -12,6 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
+from aico.config.private import private_dir
 from aico.config.settings import Settings
 from aico.errors import EncryptionKeyError
 
@@ -60,7 +61,7 @@ def write_secret_file(path: Path, text: str) -> str:
     made the file first, its text wins (and is returned). An empty file (left by an older
     version killed while writing it) never held a usable key and is replaced.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     os.chmod(path.parent, 0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
