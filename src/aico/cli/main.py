@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from aico.cli import analytics, archive, backend, bridge, bus, config_cmd, dashboard, db, gateway, logs
+from aico.cli import analytics, archive, backend, bridge, bus, config_cmd, dashboard, db, gateway, keys, logs
 from aico.config.private import private_umask
 from aico.errors import AicoError
 
@@ -27,6 +27,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(analytics.app, name="analytics")
 app.add_typer(dashboard.app, name="dashboard")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

@@ -120,3 +120,23 @@ def load_key(settings: Settings, name: str = "db", *, create: bool, env_var: str
         except Exception:
             pass  # fall back to the key file
     return write_secret_file(path, key)
+
+
+def find_key(settings: Settings, name: str, env_var: str | None) -> tuple[str, str] | None:
+    """Where the key called ``name`` is kept (``environment``, ``file`` or ``keyring``) and the key,
+    looked up in ``load_key``'s order; None when there is none yet. Never makes one."""
+    if env_var and os.environ.get(env_var):
+        return "environment", os.environ[env_var]
+    key = _read_file(settings.keys_dir / f"{name}.key")
+    if key:
+        return "file", key
+    if _keyring_usable(settings):
+        import keyring
+
+        try:
+            key = keyring.get_password(KEYRING_SERVICE, _keyring_user(settings, name))
+        except Exception:
+            key = None
+        if key:
+            return "keyring", key
+    return None
