@@ -79,3 +79,20 @@ def test_no_passphrase_and_no_terminal_is_one_line(env: dict[str, str], tmp_path
     run_aico(env, "bridge", "token")
     out = run_aico(env, "keys", command, str(tmp_path / "b"), input="")
     assert out.returncode != 0 and out.stderr.count("\n") == 1 and "AICO_PASSPHRASE" in out.stderr
+
+
+def test_passphrase_mode_runs_a_backend_with_no_key_in_clear(env: dict[str, str]) -> None:
+    """With core.security.passphrase, the backend and a producer keep every named key wrapped; reading needs it."""
+    from conftest import run_app
+    from support import Backend
+
+    env = {**env, "AICO_CORE__SECURITY__PASSPHRASE": "true", "AICO_PASSPHRASE": "s3cret words"}
+    with Backend(env):
+        assert run_app(env, "--records", "20", "--name", "pp", "--flush", "60")[-1]["flushed"] is True
+        assert run_aico(env, "logs", "count").stdout.strip() == "20"
+    keys = Path(env["AICO_HOME"]) / "keys"
+    assert {p.name for p in keys.glob("*.key.wrapped")} >= {"db.key.wrapped", "spool.key.wrapped"}
+    assert not list(keys.glob("*.key"))
+    no_phrase = {k: v for k, v in env.items() if k != "AICO_PASSPHRASE"}
+    out = run_aico(no_phrase, "logs", "count", input="")
+    assert out.returncode != 0 and out.stderr.count("\n") == 1 and "AICO_PASSPHRASE" in out.stderr

@@ -23,6 +23,7 @@ from aico.config.settings import Settings
 from aico.errors import ConfigError, EncryptionKeyError
 from aico.keyset.inventory import KEYS, KeySpec, inventory, look
 from aico.keyset.passphrase import derive, new_params
+from aico.keyset.wrapped import wrapped_path, write_wrapped
 from aico.store.keys import write_secret_file
 
 FORMAT = "aico-keys"
@@ -87,10 +88,14 @@ def read_backup(path: Path) -> dict[str, Any]:
 
 
 def _store(settings: Settings, s: KeySpec, value: str, replace: bool) -> None:
-    path = settings.keys_dir / (s.name if s.whole_file else f"{s.name}.key")
+    wrap = settings.core.security.passphrase and not s.whole_file
+    path = wrapped_path(settings, s.name) if wrap else settings.keys_dir / (s.name if s.whole_file else f"{s.name}.key")
     if replace:
         path.unlink(missing_ok=True)
-    write_secret_file(path, value)
+    if wrap:
+        write_wrapped(settings, s.name, value)
+    else:
+        write_secret_file(path, value)
 
 
 def import_keys(settings: Settings, keys: dict[str, str], *, replace: bool = False) -> dict[str, str]:
@@ -115,7 +120,8 @@ def import_keys(settings: Settings, keys: dict[str, str], *, replace: bool = Fal
         elif now.where == "environment":
             raise ConfigError(f"the {label} key is set in {s.env_var}: unset it to import the backup's key")
         else:
-            plan[label] = "restored (file)"
+            plan[label] = "restored (passphrase)" if settings.core.security.passphrase and not s.whole_file \
+                else "restored (file)"
     for label, what in plan.items():
         if what.startswith("restored"):
             _store(settings, specs[label], keys[label], replace)

@@ -82,7 +82,8 @@ def look(settings: Settings, s: KeySpec) -> KeyInfo:
     if found is None:
         return KeyInfo(s, None, None, None, None)
     where, value = found
-    made = _made(settings.keys_dir / f"{s.name}.key") if where == "file" else None
+    kept = {"file": f"{s.name}.key", "passphrase": f"{s.name}.key.wrapped"}.get(where)
+    made = _made(settings.keys_dir / kept) if kept else None
     return KeyInfo(s, where, made, fingerprint(value), value)
 
 

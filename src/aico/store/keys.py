@@ -95,6 +95,12 @@ def load_key(settings: Settings, name: str = "db", *, create: bool, env_var: str
     key = _read_file(path)
     if key:
         return key
+    if settings.core.security.passphrase or (settings.keys_dir / f"{name}.key.wrapped").exists():
+        from aico.keyset.wrapped import read_wrapped
+
+        key = read_wrapped(settings, name)
+        if key:
+            return key
     use_keyring = _keyring_usable(settings)
     if use_keyring:
         import keyring
@@ -111,6 +117,10 @@ def load_key(settings: Settings, name: str = "db", *, create: bool, env_var: str
             "set the key that encrypted this store, or restore the key file"
         )
     key = secrets.token_hex(32)
+    if settings.core.security.passphrase:
+        from aico.keyset.wrapped import write_wrapped
+
+        return write_wrapped(settings, name, key)
     if use_keyring:
         import keyring
 
@@ -130,6 +140,12 @@ def find_key(settings: Settings, name: str, env_var: str | None) -> tuple[str, s
     key = _read_file(settings.keys_dir / f"{name}.key")
     if key:
         return "file", key
+    if (settings.keys_dir / f"{name}.key.wrapped").exists():
+        from aico.keyset.wrapped import read_wrapped
+
+        key = read_wrapped(settings, name)
+        if key:
+            return "passphrase", key
     if _keyring_usable(settings):
         import keyring
 
