@@ -46,3 +46,20 @@ def import_cmd(
     keys = open_keys(doc, passphrase(confirm=False, purpose=f"of {file}"))
     for label, what in import_keys(s, keys, replace=replace).items():
         console().print(f"{label:<16} {what}")
+
+
+@app.command()
+def rotate(key: str = typer.Argument(..., help="database (db), archives, bus or bridge-token.")) -> None:
+    """Replace KEY with a new one and re-encrypt what it protects, crash-safely (the backend stopped)."""
+    from aico.keyset.inventory import spec
+    from aico.keyset.rotation import rotate_db
+
+    s = settings()
+    label = spec(key).label
+    if label == "database":
+        old, new = rotate_db(s)
+    else:
+        from aico.keyset.replace import rotate_other
+
+        old, new = rotate_other(s, label)
+    console().print(f"{label} key rotated: fingerprint {old} -> {new}")

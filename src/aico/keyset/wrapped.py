@@ -74,10 +74,15 @@ def read_wrapped(settings: Settings, name: str) -> str | None:
     return plain.decode()
 
 
-def write_wrapped(settings: Settings, name: str, key: str) -> str:
-    """Keep ``key`` wrapped as ``name`` (if another process made it first, its key wins and is returned)."""
+def wrap_text(settings: Settings, name: str, key: str) -> str:
+    """The text of a wrapped key file holding ``key`` as ``name``."""
     nonce = os.urandom(12)
     sealed = AESGCM(_wrapping_key(settings)).encrypt(nonce, key.encode(), name.encode())
-    doc = {"nonce": base64.b64encode(nonce).decode(), "sealed": base64.b64encode(sealed).decode()}
-    written = _write_new(wrapped_path(settings, name), json.dumps(doc))
-    return key if written == json.dumps(doc) else (read_wrapped(settings, name) or key)
+    return json.dumps({"nonce": base64.b64encode(nonce).decode(), "sealed": base64.b64encode(sealed).decode()})
+
+
+def write_wrapped(settings: Settings, name: str, key: str) -> str:
+    """Keep ``key`` wrapped as ``name`` (if another process made it first, its key wins and is returned)."""
+    text = wrap_text(settings, name, key)
+    written = _write_new(wrapped_path(settings, name), text)
+    return key if written == text else (read_wrapped(settings, name) or key)

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from aico.config.settings import Settings
-from aico.errors import QueryError, ReadOnlyQueryError, StoreError
+from aico.errors import EncryptionKeyError, QueryError, ReadOnlyQueryError, StoreError
 from aico.schema.record import COLUMNS, Record, Row, dumps, to_row
 from aico.schema.timestamps import now_utc
 from aico.store import authorizer, migrations, readonly, stats, wholetext
@@ -103,10 +103,20 @@ class LogStore(MaintenanceMixin, ExportMixin):
         if is_new and not writer:
             raise StoreError(f"no log store at {path}; start the backend once (aico backend start) to create it")
         key = load_key(settings, "db", create=writer and is_new)
-        conn = open_database(
-            path, key, create=writer, synchronous=settings.core.logging.consumer.synchronous,
-            read_only=not writer,
-        )
+
+        def connect(key: str) -> Connection:
+            return open_database(path, key, create=writer, synchronous=settings.core.logging.consumer.synchronous,
+                                 read_only=not writer)
+
+        try:
+            conn = connect(key)
+        except EncryptionKeyError:  # a key rotation cut short: the new key may be the one (keyset/rotation.py)
+            from aico.keyset.rotation import settle_db
+
+            settled = settle_db(settings)
+            if settled is None or settled == key:
+                raise
+            conn = connect(settled)
         if writer:
             migrations.migrate(conn)
         return cls(conn, path)
