@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import zmq
-
 from test_spine import _stored_after_probe
 
 from support import Backend, run_aico
