@@ -49,7 +49,8 @@ def import_cmd(
 
 
 @app.command()
-def rotate(key: str = typer.Argument(..., help="database (db), archives, bus or bridge-token.")) -> None:
+def rotate(key: str = typer.Argument(..., help="database, archives, bus, bridge-token or dashboard-token.")
+           ) -> None:
     """Replace KEY with a new one and re-encrypt what it protects, crash-safely (the backend stopped)."""
     from aico.keyset.inventory import spec
     from aico.keyset.rotation import rotate_db
@@ -58,6 +59,12 @@ def rotate(key: str = typer.Argument(..., help="database (db), archives, bus or 
     label = spec(key).label
     if label == "database":
         old, new = rotate_db(s)
+    elif label == "archives":
+        from aico.keyset.archive_rotation import rotate_archives
+
+        old, new, unreadable = rotate_archives(s)
+        if unreadable:
+            console(stderr=True).print(f"aico: left as they were (they open with neither key): {', '.join(unreadable)}")
     else:
         from aico.keyset.replace import rotate_other
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from pathlib import Path
 
 from aico.config.settings import Settings
+from aico.errors import ConfigError, EncryptionKeyError
 from aico.store.keys import KEYRING_SERVICE, _keyring_usable, _keyring_user, find_key, write_secret_file
 
 
@@ -55,3 +57,20 @@ def drop_key(settings: Settings, name: str) -> None:
 def get_key(settings: Settings, name: str) -> tuple[str, str] | None:
     """(where, key) of the key ``name``, or None."""
     return find_key(settings, name, None)
+
+
+def begin_rotation(settings: Settings, name: str, env_var: str, missing: str) -> tuple[str, str, str]:
+    """The first step of every rotation: the new key kept as ``<name>.next``; (where, old, new).
+
+    ``missing`` is the error when there is no key yet. A key from the environment is not
+    rotated here: aico does not keep it, so it could not keep the new one.
+    """
+    found = find_key(settings, name, env_var)
+    if found is None:
+        raise EncryptionKeyError(missing)
+    where, old = found
+    if where == "environment":
+        raise ConfigError(f"the {name} key comes from {env_var}: unset it so aico keeps the key, then rotate")
+    new = secrets.token_hex(32)
+    put_key(settings, f"{name}.next", new, where)
+    return where, old, new

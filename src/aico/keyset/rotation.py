@@ -14,12 +14,10 @@ to stop it first.
 
 from __future__ import annotations
 
-import secrets
-
 from aico.config.settings import Settings
-from aico.errors import ConfigError, EncryptionKeyError, StoreError
+from aico.errors import EncryptionKeyError, StoreError
 from aico.keyset.inventory import fingerprint
-from aico.keyset.keeping import drop_key, get_key, put_key
+from aico.keyset.keeping import begin_rotation, drop_key, get_key, put_key
 from aico.store.connection import open_database
 from aico.store.keys import find_key
 
@@ -58,15 +56,8 @@ def rotate_db(settings: Settings) -> tuple[str, str]:
     if not path.exists():
         raise StoreError(f"no log store at {path}: nothing to re-key")
     settle_db(settings)
-    found = find_key(settings, DB, DB_ENV)
-    if found is None:
-        raise EncryptionKeyError(f"no database key found for {path}: restore it first (aico keys import)")
-    where, old = found
-    if where == "environment":
-        raise ConfigError(f"the database key comes from {DB_ENV}: rotate it there (PRAGMA rekey) yourself, "
-                          "or unset it so aico keeps the key")
-    new = secrets.token_hex(32)
-    put_key(settings, NEXT, new, where)
+    where, old, new = begin_rotation(settings, DB, DB_ENV, f"no database key found for {path}: restore it first "
+                                     "(aico keys import)")
     conn = open_database(path, old)
     try:
         mode = conn.execute("PRAGMA journal_mode=DELETE").fetchall()[0][0]

@@ -88,6 +88,9 @@ def archive_key(settings: Settings, *, create: bool = False) -> str:
     A new key is made only when ``create`` is asked and no archive exists yet: archives
     already written are never orphaned by a fresh key.
     """
+    from aico.keyset.archive_rotation import settle_archives
+
+    settle_archives(settings)  # a key rotation cut short is finished first (nothing to do when none was)
     return load_key(settings, KEY_NAME, create=create and not archived_days(settings), env_var=KEY_ENV)
 
 
