@@ -108,3 +108,26 @@ def test_a_kill_at_any_point_of_an_archive_rotation_leaves_every_archive_readabl
 
     assert kill_rotations(env, "archives", 8, all_readable) >= 2
     assert not list(settings.keys_dir.glob("archive.next*"))
+
+
+def test_a_kill_at_any_point_of_an_analytics_rotation_leaves_a_copy_that_opens_whole(
+        env: dict[str, str], settings: Settings) -> None:
+    """The analytics copy is rewritten under a new key; SIGKILLs at seeded random points never leave it unreadable."""
+    seed_days(settings, datetime.now(UTC), 3, 2000)
+    assert run_aico(env, "analytics", "etl").returncode == 0
+
+    def analytics_count() -> str:
+        out = run_aico(env, "analytics", "query", "SELECT count(*) AS n FROM logs", "-o", "json")
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    expected = analytics_count()
+    before = fingerprint(env, "analytics")
+
+    def opens_whole(where: str) -> None:
+        assert analytics_count() == expected, where
+
+    assert kill_rotations(env, "analytics", 6, opens_whole) >= 1
+    assert fingerprint(env, "analytics") != before
+    assert not list(settings.keys_dir.glob("analytics.next*"))
+    assert not list(settings.analytics_path.parent.glob("*.rekey*"))

@@ -78,6 +78,10 @@ def open_analytics(settings: Settings, *, create: bool = False, read_only: bool 
     exists = path.exists()
     if not exists and not create:
         raise StoreError(f"no analytics database at {path}; run `aico analytics etl` first")
+    if exists:
+        from aico.keyset.analytics_rotation import settle_analytics
+
+        settle_analytics(settings)  # a key rotation cut short is settled first (nothing to do when none was)
     key = load_key(settings, KEY_NAME, create=create and not exists, env_var=KEY_ENV)
     cfg = settings.core.analytics
     try:

@@ -49,7 +49,7 @@ def import_cmd(
 
 
 @app.command()
-def rotate(key: str = typer.Argument(..., help="database, archives, bus, bridge-token or dashboard-token.")
+def rotate(key: str = typer.Argument(..., help="database, archives, analytics, bus, bridge-token or dashboard-token.")
            ) -> None:
     """Replace KEY with a new one and re-encrypt what it protects, crash-safely (the backend stopped)."""
     from aico.keyset.inventory import spec
@@ -59,6 +59,10 @@ def rotate(key: str = typer.Argument(..., help="database, archives, bus, bridge-
     label = spec(key).label
     if label == "database":
         old, new = rotate_db(s)
+    elif label == "analytics":
+        from aico.keyset.analytics_rotation import rotate_analytics
+
+        old, new = rotate_analytics(s)
     elif label == "archives":
         from aico.keyset.archive_rotation import rotate_archives
 

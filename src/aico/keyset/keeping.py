@@ -17,16 +17,21 @@ from aico.errors import ConfigError, EncryptionKeyError
 from aico.store.keys import KEYRING_SERVICE, _keyring_usable, _keyring_user, find_key, write_secret_file
 
 
+def fsync_path(path: Path) -> None:
+    """Hand a file's data, or a folder's entries, to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _replace_file(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.new")
     tmp.unlink(missing_ok=True)
     write_secret_file(tmp, text)
     os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(path.parent)
 
 
 def put_key(settings: Settings, name: str, key: str, where: str) -> None:
