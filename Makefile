@@ -70,6 +70,7 @@ browser:
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/spool.py
 	$(BIN)/python bench/retention.py
 	$(BIN)/python bench/bridge.py
 	$(BIN)/python bench/otlp.py

@@ -48,6 +48,12 @@ def produce(args: argparse.Namespace) -> None:
     from aico.config import load_settings
     from aico.logging.producer import Producer
 
+    if os.environ.get("AICO_BENCH_PLAIN_SPOOL"):  # bench/spool.py: the spool in clear, for comparison
+        import aico.logging.producer
+        from spool import PlainFrames
+
+        aico.logging.producer.spool_cipher = lambda settings: PlainFrames()  # type: ignore[attr-defined]
+
     settings = load_settings()
     producer = Producer(settings, name=f"bench-{args.index}", subsystem="bench").start()
     records = bench_records(args.count, args.index)

@@ -18,7 +18,7 @@ from aico.errors import BackendError
 #: The import name (a top-level package, or a dotted prefix) -> the extra that installs it.
 EXTRA_OF: dict[str, str] = {
     "libsql": "backend", "typer": "backend", "click": "backend", "rich": "backend", "keyring": "backend",
-    "cryptography": "backend", "zstandard": "backend", "stdnum": "backend", "phonenumbers": "backend",
+    "zstandard": "backend", "stdnum": "backend", "phonenumbers": "backend",
     "re2": "backend", "opentelemetry.proto": "backend",
     "fastapi": "bridge", "starlette": "bridge", "uvicorn": "bridge",
     "duckdb": "analytics", "pyarrow": "analytics",

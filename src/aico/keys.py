@@ -16,6 +16,7 @@ import os
 import secrets
 from pathlib import Path
 
+from aico.config.private import private_dir
 from aico.config.settings import Settings
 from aico.errors import EncryptionKeyError
 
@@ -64,7 +65,7 @@ def write_secret_file(path: Path, text: str) -> str:
     made the file first, its text wins (and is returned). An empty file (left by an older
     version killed while writing it) never held a usable key and is replaced.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     os.chmod(path.parent, 0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -98,6 +99,12 @@ def load_key(settings: Settings, name: str = "db", *, create: bool, env_var: str
     key = _read_file(path)
     if key:
         return key
+    if settings.core.security.passphrase or (settings.keys_dir / f"{name}.key.wrapped").exists():
+        from aico.keyset.wrapped import read_wrapped
+
+        key = read_wrapped(settings, name)
+        if key:
+            return key
     use_keyring = _keyring_usable(settings)
     if use_keyring:
         import keyring
@@ -114,6 +121,10 @@ def load_key(settings: Settings, name: str = "db", *, create: bool, env_var: str
             "set the key that encrypted this store, or restore the key file"
         )
     key = secrets.token_hex(32)
+    if settings.core.security.passphrase:
+        from aico.keyset.wrapped import write_wrapped
+
+        return write_wrapped(settings, name, key)
     if use_keyring:
         import keyring
 
@@ -123,3 +134,29 @@ def load_key(settings: Settings, name: str = "db", *, create: bool, env_var: str
             return write_secret_file(path, key)
         return key
     return write_secret_file(path, key)
+
+
+def find_key(settings: Settings, name: str, env_var: str | None) -> tuple[str, str] | None:
+    """Where the key called ``name`` is kept (``environment``, ``file`` or ``keyring``) and the key,
+    looked up in ``load_key``'s order; None when there is none yet. Never makes one."""
+    if env_var and os.environ.get(env_var):
+        return "environment", os.environ[env_var]
+    key = _read_file(settings.keys_dir / f"{name}.key")
+    if key:
+        return "file", key
+    if (settings.keys_dir / f"{name}.key.wrapped").exists():
+        from aico.keyset.wrapped import read_wrapped
+
+        key = read_wrapped(settings, name)
+        if key:
+            return "passphrase", key
+    if _keyring_usable(settings):
+        import keyring
+
+        try:
+            key = keyring.get_password(KEYRING_SERVICE, _keyring_user(settings, name))
+        except Exception:  # noqa: BLE001 - a keyring that cannot answer: no key there
+            key = None
+        if key:
+            return "keyring", key
+    return None

@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.0, help="records/s per thread (0: as fast as possible)")
     ap.add_argument("--flush", type=float, default=60.0)
     ap.add_argument("--progress", type=float, default=0.0)
+    ap.add_argument("--marker", default="", help="text put in every record's message")
     ap.add_argument("--hold", action="store_true", help="after logging, wait for stdin to close")
     ap.add_argument("--go", action="store_true",
                     help="log one warm-up record (extra i=-1), flush, say ready, wait for a line on stdin")
@@ -63,7 +64,7 @@ def main() -> None:
                 except ZeroDivisionError:
                     log.exception("rec %d failed", i, extra={"i": i, "thread": k})
             else:
-                log.info("rec %d from thread %d with some text", i, k, extra={"i": i, "thread": k})
+                log.info("rec %d from thread %d with some text%s", i, k, args.marker, extra={"i": i, "thread": k})
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(args.threads)]
     for t in threads:

@@ -92,14 +92,14 @@ def test_producer_sigkill_with_unacknowledged_records(env: dict[str, str]) -> No
         app.kill()  # SIGKILL: no at-exit flush, no clean close
         backend.proc.send_signal(signal.SIGCONT)
     spool = Path(env["AICO_HOME"]) / "spool" / "held"
-    assert list(spool.glob("seg-*.log")), "the unacknowledged records are in the spool"
+    assert list(spool.glob("seg-*.enc")), "the unacknowledged records are in the spool"
     try:
         again = run_app(env, "--records", "0", "--name", "held", "--flush", "60")
         assert again[-1]["flushed"] is True
         assert indexes(env) == [-1, *range(5000)]
     finally:
         backend.stop()
-    assert not list(spool.glob("seg-*.log")), "an acknowledged spool is emptied"
+    assert not list(spool.glob("seg-*.enc")), "an acknowledged spool is emptied"
 
 
 def test_clean_exit_with_the_bus_down_keeps_records_for_next_start(env: dict[str, str]) -> None:
@@ -109,7 +109,7 @@ def test_clean_exit_with_the_bus_down_keeps_records_for_next_start(env: dict[str
     out = run_app(env, "--records", "300", "--name", "exit-test", "--flush", "0")  # exit relies on atexit
     assert time.monotonic() - started < 20
     assert out[-1]["flushed"] is None
-    assert list((Path(env["AICO_HOME"]) / "spool" / "exit-test").glob("seg-*.log"))
+    assert list((Path(env["AICO_HOME"]) / "spool" / "exit-test").glob("seg-*.enc"))
     with Backend(env):
         assert run_app(env, "--records", "0", "--name", "exit-test")[-1]["flushed"] is True
         assert indexes(env) == list(range(300))

@@ -55,7 +55,7 @@ def test_records_are_stamped_sent_and_forgotten_once_acknowledged(tmp_path: Path
     assert p.flush(5)
     assert p.snapshot()["acknowledged"] == 10
     p.close(1)
-    assert not list((tmp_path / "spool" / "p").glob("seg-*.log"))
+    assert not list((tmp_path / "spool" / "p").glob("seg-*.enc"))
 
 
 def test_a_record_sent_before_an_acknowledged_one_is_resent(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def test_relayed_records_keep_their_stamp_and_are_released_by_acks_under_it(tmp_
     assert p.flush(5)
     assert p.snapshot()["acknowledged"] == 5
     p.close(1)
-    assert not list((tmp_path / "spool" / "bridge").glob("seg-*.log"))
+    assert not list((tmp_path / "spool" / "bridge").glob("seg-*.enc"))
 
 
 def test_one_ack_releases_every_copy_of_a_stamp_sent_again(tmp_path: Path) -> None:

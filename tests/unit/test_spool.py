@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from aico.logging.spool import Spool
+from aico.logging.spool_cipher import SpoolCipher
+
+CIPHER = SpoolCipher(bytes(range(32)))
 
 
 def items(n: int, start: int = 0) -> list[tuple[bytes, bytes]]:
@@ -14,7 +17,7 @@ def items(n: int, start: int = 0) -> list[tuple[bytes, bytes]]:
 
 
 def spool(path: Path, segment_bytes: int = 200) -> Spool:
-    return Spool(path, segment_bytes=segment_bytes, max_bytes=1 << 20)
+    return Spool(path, cipher=CIPHER, segment_bytes=segment_bytes, max_bytes=1 << 20)
 
 
 class RefusingFile:
@@ -42,7 +45,7 @@ def test_records_roll_over_segments_and_read_back_in_order(tmp_path: Path) -> No
     s = spool(tmp_path)
     written = s.append(items(30))
     assert [w[0] for w in written] == list(range(1, 31))
-    assert len(s.segments) > 2 and all(g.size <= 200 + 40 for g in s.segments[:-1])
+    assert len(s.segments) > 2 and all(g.size <= 200 + 80 for g in s.segments[:-1])
     assert s.read_from(1, 100) == written
     assert s.read_from(17, 5) == written[16:21]
     assert s.read_seqs([3, 4, 29]) == [written[2], written[3], written[28]]
@@ -77,7 +80,7 @@ def test_a_write_the_disk_refuses_is_cut_off_and_kept_in_memory_until_the_disk_i
 
 def test_memory_held_records_are_bounded_oldest_dropped_first(tmp_path: Path) -> None:
     """While the disk refuses, at most memory_bytes are held; enforce_bound drops the oldest and says how many."""
-    s = Spool(tmp_path, segment_bytes=100, max_bytes=1 << 20, memory_bytes=300)
+    s = Spool(tmp_path, cipher=CIPHER, segment_bytes=100, max_bytes=1 << 20, memory_bytes=300)
     s._roll(1)
     s._out = RefusingFile(s._out, room=0)  # type: ignore[assignment]
     written = s.append(items(40))
@@ -94,7 +97,7 @@ def test_a_folder_that_cannot_be_written_gives_a_memory_only_spool(tmp_path: Pat
 
     blocker = tmp_path / "home"
     blocker.write_text("not a folder")
-    s = open_spool(blocker, "app", segment_bytes=200, max_bytes=1 << 20, memory_bytes=1 << 16)
+    s = open_spool(blocker, "app", cipher=CIPHER, segment_bytes=200, max_bytes=1 << 20, memory_bytes=1 << 16)
     assert s.memory_only and isinstance(s.disk_error, OSError)
     written = s.append(items(5))
     assert s.read_from(1, 10) == written and all(g.memory is not None for g in s.segments)

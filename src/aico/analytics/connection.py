@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from aico.config.private import private_dir
 from aico.config.settings import Settings
 from aico.errors import EncryptionKeyError, StoreError
 from aico.keys import load_key
@@ -77,10 +78,14 @@ def open_analytics(settings: Settings, *, create: bool = False, read_only: bool 
     exists = path.exists()
     if not exists and not create:
         raise StoreError(f"no analytics database at {path}; run `aico analytics etl` first")
+    if exists:
+        from aico.keyset.analytics_rotation import settle_analytics
+
+        settle_analytics(settings)  # a key rotation cut short is settled first (nothing to do when none was)
     key = load_key(settings, KEY_NAME, create=create and not exists, env_var=KEY_ENV)
     cfg = settings.core.analytics
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
     except OSError as exc:
         raise StoreError(f"cannot make the folder of {path}: {exc.strerror}") from exc
     config: dict[str, str | bool | int | float | list[str]] = {

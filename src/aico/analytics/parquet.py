@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from aico.analytics.rollups import RECOMPUTE
+from aico.config.private import private_dir
 from aico.errors import StoreError
 
 MARKER = "_aico_export.json"
@@ -54,7 +55,7 @@ def export(con: duckdb.DuckDBPyConnection, directory: Path, *, instance_id: str,
                 and old.get("columns") == columns)
     logs_dir = directory / "logs"
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         (directory / MARKER).unlink(missing_ok=True)  # a crash from here on leaves no stale marker
         present = {d for (d,) in con.execute("SELECT DISTINCT day FROM logs").fetchall()}
         if full and logs_dir.exists():

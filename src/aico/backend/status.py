@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aico.config.private import private_dir, private_open
 from aico.config.settings import Settings
 
 STALE_AFTER_S = 5.0
@@ -19,9 +20,10 @@ def status_path(settings: Settings, name: str = "backend") -> Path:
 
 def write_status(settings: Settings, status: dict[str, Any], name: str = "backend") -> None:
     path = status_path(settings, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(status, indent=2, default=str), encoding="utf-8")
+    with open(tmp, "w", encoding="utf-8", opener=private_open) as fh:
+        fh.write(json.dumps(status, indent=2, default=str))
     os.replace(tmp, path)
 
 

@@ -22,6 +22,9 @@ KEYS_FILE = "bus.keys"
 ALLOW_FILE = "bus_clients.allow"
 
 
+_ALLOWED: dict[Path, tuple[tuple[int, int, int] | None, set[bytes]]] = {}  # file -> (its stamp, its keys)
+
+
 @dataclass(frozen=True)
 class BusKeys:
     server_public: bytes
@@ -31,16 +34,26 @@ class BusKeys:
     allow_file: Path
 
     def allowed(self) -> set[bytes]:
-        """Client public keys the broker admits: the local one, plus the allow-list."""
-        keys = {self.client_public}
+        """Client public keys the broker admits: the local one, plus the allow-list (read again
+        whenever the file changed, so ``aico bus allow`` takes effect without a restart)."""
+        try:
+            st = self.allow_file.stat()
+            stamp: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            stamp = None
+        cached = _ALLOWED.get(self.allow_file)
+        if cached is not None and cached[0] == stamp:
+            return {self.client_public} | cached[1]
+        listed: set[bytes] = set()
         try:
             for line in self.allow_file.read_text(encoding="ascii").splitlines():
                 line = line.strip()
                 if line and not line.startswith("#"):
-                    keys.add(line.encode("ascii"))
-        except (FileNotFoundError, UnicodeDecodeError):
+                    listed.add(line.encode("ascii"))
+        except (OSError, UnicodeDecodeError):
             pass
-        return keys
+        _ALLOWED[self.allow_file] = (stamp, listed)
+        return {self.client_public} | listed
 
 
 def _new_keys_text() -> str:

@@ -8,6 +8,7 @@ import typer
 
 from aico.backend.container import Container
 from aico.cli.common import settings
+from aico.config.private import private_dir, tighten_and_say
 from aico.errors import AicoError
 from aico.store import LogStore
 
@@ -25,6 +26,8 @@ def start(
     names = [p.strip() for p in plugins.split(",") if p.strip()] if plugins else None
     if s.home.exists() and not os.access(s.home, os.W_OK):
         raise AicoError(f"{s.home} is read-only: the backend writes its store, spool and status there")
+    private_dir(s.home)
+    tighten_and_say(s.home)
     if s.database_path.exists():  # a wrong or missing key is one line and exit 3, before any plugin starts
         with LogStore.open(s):
             pass

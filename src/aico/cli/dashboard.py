@@ -10,6 +10,7 @@ import typer
 
 from aico.backend.status import read_status
 from aico.cli.common import console, settings
+from aico.config.private import private_dir
 from aico.config.settings import Settings
 from aico.dashboard import logins
 from aico.dashboard.auth import load_token, token_path
@@ -53,7 +54,7 @@ def launcher(s: Settings, link: str) -> str:
     """A page (mode 0600, in the run folder) that sends the browser on to ``link``: a browser's command
     line is readable by every user of the machine, so the login code never goes on it (as Jupyter does)."""
     path = s.run_dir / "dashboard-open.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     path.unlink(missing_ok=True)
     target = html.escape(link, quote=True)
     write_secret_file(path, f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={target}">'

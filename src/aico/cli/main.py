@@ -6,8 +6,9 @@ import sys
 
 import typer
 
-from aico.cli import analytics, archive, backend, bridge, bus, config_cmd, dashboard, db, gateway, logs
+from aico.cli import analytics, archive, backend, bridge, bus, config_cmd, dashboard, db, gateway, keys, logs
 from aico.cli.launch import missing_extra
+from aico.config.private import private_umask
 from aico.errors import AicoError
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(analytics.app, name="analytics")
 app.add_typer(dashboard.app, name="dashboard")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:
@@ -34,6 +36,7 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):  # an argument that is not UTF-8 (surrogate-escaped) is echoed, not a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    private_umask()  # what this process and its children make under AICO_HOME is the user's alone
     try:
         code = app(standalone_mode=False)
     except AicoError as exc:

@@ -94,6 +94,7 @@ class Logging(_Section):
 
 class Security(_Section):
     keyring: bool
+    passphrase: bool = False
 
 
 class Backend(_Section):

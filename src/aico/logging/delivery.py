@@ -25,7 +25,7 @@ from aico.schema.record import Record, topic_for
 DRAIN_MAX = 2000
 _TOPIC = itemgetter(0)
 NO_SPOOL: dict[str, Any] = {"spool_bytes": 0, "spool_memory_bytes": 0, "spool_memory_only": False,
-                            "spool_disk_errors": 0, "spool_disk_error": None}
+                            "spool_disk_errors": 0, "spool_bad_frames": 0, "spool_disk_error": None}
 
 
 class Delivery(Protocol):

@@ -25,6 +25,7 @@ from aico.logging.relay import RelayStamps
 from aico.logging.reliable import Reliable
 from aico.logging.sender import Sender, TransportFactory
 from aico.logging.spool import Spool, SpoolWriteError, open_spool
+from aico.logging.spool_cipher import spool_cipher
 from aico.logging.stats import ProducerStats
 from aico.logging.transport import ZmqTransport
 from aico.schema.record import Record
@@ -159,7 +160,7 @@ class Producer:
 def _open_spool(settings: Settings, name: str) -> Spool:
     cfg = settings.core.logging.producer
     spool = open_spool(
-        settings.spool_dir, name,
+        settings.spool_dir, name, cipher=spool_cipher(settings),
         segment_bytes=int(cfg.spool_segment_mb * 1024 * 1024),
         max_bytes=int(cfg.spool_max_mb * 1024 * 1024),
         memory_bytes=int(cfg.spool_memory_mb * 1024 * 1024),

@@ -211,6 +211,7 @@ class Reliable:
             "spool_memory_bytes": spool.memory_size,
             "spool_memory_only": spool.memory_only,
             "spool_disk_errors": spool.disk_errors,
+            "spool_bad_frames": spool.bad_frames,
             "spool_disk_error": str(spool.disk_error) if spool.disk_error else None,
         }
 

@@ -9,8 +9,12 @@ everything at or above the watermark is sent again; the store drops what it alre
 Layout of ``<spool dir>/``::
 
     lock                 flock: one live producer per spool
-    state.json           {"producer_id": ..., "watermark": ...}
-    seg-<first seq>.log  frames: [u32 length][u64 seq][u16 topic length][topic][payload]
+    state.json           {"producer_id": ..., "watermark": ...} (no record content)
+    seg-<first seq>.enc  frames sealed under the spool key (AES-256-GCM, see ``spool_cipher.py``)
+
+A frame that fails authentication (tampered, torn) is counted in ``bad_frames`` and skipped;
+the frames after it are still read. A spool of an older version (``seg-<first seq>.log``, the
+frames in clear) is sealed into ``.enc`` segments when the spool is opened, and removed.
 
 When the disk refuses a write (full, read-only, gone) the spool goes on in memory: new
 segments are kept in memory, within ``memory_bytes``, and the disk is tried again with a
@@ -36,9 +40,10 @@ from io import FileIO
 from itertools import accumulate
 from pathlib import Path
 
+from aico.config.private import private_dir, private_open
+from aico.logging.spool_cipher import FRAME_OVERHEAD, RECORD_OVERHEAD, Item, SpoolCipher
 from aico.schema.timestamps import now_utc
 
-_HEADER = struct.Struct("<IQH")  # frame length (after this field), seq, topic length
 READ_CHUNK = 1 << 18  # 256 KiB at a time when catching up from disk
 DISK_RETRY_MIN_S = 0.5
 DISK_RETRY_MAX_S = 15.0
@@ -52,17 +57,20 @@ class Segment:
     last_seq: int
     memory: bytearray | None = None  # the frames, when the disk refused them
 
-    def read(self, offset: int, max_bytes: int) -> tuple[list[tuple[int, bytes, bytes, int]], int]:
+    def read(self, cipher: SpoolCipher, offset: int, max_bytes: int) -> tuple[list[Item], int]:
+        """The frames from ``offset`` (about ``max_bytes`` of them) and the offset after them."""
         if self.memory is None:
-            return _read_frames(self.path, offset, max_bytes)
-        data = bytes(self.memory[offset:])
-        frames = [(seq, topic, payload, offset + end) for seq, topic, payload, end in _parse(data)]
-        return frames, (frames[-1][3] if frames else offset)
+            return _read_items(cipher, self.path, offset, max_bytes)
+        items, end = cipher.walk(bytes(self.memory[offset:]), final=True)
+        return [_shift(i, offset) for i in items], offset + end
 
-    def frames(self) -> Iterator[tuple[int, bytes, bytes, int]]:
-        if self.memory is None:
-            return _frames(self.path)
-        return _parse(bytes(self.memory))
+    def items(self, cipher: SpoolCipher) -> list[Item]:
+        if self.memory is not None:
+            return cipher.walk(bytes(self.memory), final=True)[0]
+        try:
+            return cipher.walk(self.path.read_bytes(), final=True)[0]
+        except FileNotFoundError:
+            return []
 
     def remove(self) -> None:
         if self.memory is None:
@@ -88,9 +96,11 @@ class SpoolWriteError(Exception):
 
 
 class Spool:
-    def __init__(self, directory: Path, *, segment_bytes: int, max_bytes: int,
+    def __init__(self, directory: Path, *, cipher: SpoolCipher, segment_bytes: int, max_bytes: int,
                  memory_bytes: int | None = None, memory_only: bool = False) -> None:
         self.dir = directory
+        self._cipher = cipher
+        self._bad: set[tuple[int, int]] = set()  # (segment, offset) of frames that failed to open
         self.segment_bytes = segment_bytes
         self.max_bytes = max_bytes
         self.memory_bytes = max_bytes if memory_bytes is None else min(memory_bytes, max_bytes)
@@ -102,8 +112,8 @@ class Spool:
         self._lock = None
         state: dict[str, object] = {}
         if not memory_only:
-            directory.mkdir(parents=True, exist_ok=True)
-            self._lock = open(directory / "lock", "a+")  # noqa: SIM115 - held for the spool's lifetime
+            private_dir(directory)
+            self._lock = open(directory / "lock", "a+", opener=private_open)  # noqa: SIM115 - held for its lifetime
             try:
                 fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -119,6 +129,11 @@ class Spool:
         self._out: FileIO | None = None
         self._cursor: tuple[int, int, int] | None = None  # (segment first seq, offset, next seq)
         self.save_state()
+
+    @property
+    def bad_frames(self) -> int:
+        """Frames skipped because they failed authentication (tampered or torn)."""
+        return len(self._bad)
 
     @property
     def memory_size(self) -> int:
@@ -144,7 +159,8 @@ class Spool:
             return
         tmp = self.dir / "state.json.tmp"
         try:
-            tmp.write_text(json.dumps({"producer_id": self.producer_id, "watermark": self.watermark}))
+            with open(tmp, "w", encoding="utf-8", opener=private_open) as fh:
+                fh.write(json.dumps({"producer_id": self.producer_id, "watermark": self.watermark}))
             os.replace(tmp, self.dir / "state.json")
         except OSError as exc:  # a stale watermark only means resending what is stored (harmless)
             self.disk_error = exc
@@ -152,13 +168,19 @@ class Spool:
         self._saved_watermark = self.watermark
 
     def _scan(self) -> list[Segment]:
+        for tmp in self.dir.glob("seg-*.tmp"):  # a sealing cut short: its plain segment is still there
+            tmp.unlink(missing_ok=True)
+        for plain in self.dir.glob("seg-*.log"):
+            self._seal_plain(plain)
         segments = []
-        for path in sorted(self.dir.glob("seg-*.log"), key=lambda p: int(p.stem[4:])):
+        for path in sorted(self.dir.glob("seg-*.enc"), key=lambda p: int(p.stem[4:])):
             first = int(path.stem[4:])
             last = first - 1
-            good = 0
-            for seq, _, _, end in _frames(path):
-                last, good = seq, end
+            items, good = self._cipher.walk(path.read_bytes(), final=False)
+            for item in items:
+                if not item.ok:
+                    self._bad.add((first, item.start))
+                last = max(last, item.seq)  # a damaged frame's seq is never given again
             size = path.stat().st_size
             if good < size:  # a torn last frame from a crash: cut it off
                 with path.open("r+b") as fh:
@@ -166,6 +188,19 @@ class Spool:
                 size = good
             segments.append(Segment(first, path, size, last))
         return segments
+
+    def _seal_plain(self, plain: Path) -> None:
+        """Seal a segment of an older version (frames in clear) into an ``.enc`` one, then remove it."""
+        sealed = plain.with_suffix(".enc")
+        if not sealed.exists():
+            frames = [self._cipher.seal([(topic, payload)], seq) for seq, topic, payload in _parse_plain(plain)]
+            tmp = plain.with_suffix(".tmp")
+            with open(tmp, "wb", opener=private_open) as fh:
+                fh.write(b"".join(frames))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, sealed)
+        plain.unlink()
 
     @property
     def size(self) -> int:
@@ -179,26 +214,25 @@ class Spool:
         unexpected error raises ``SpoolWriteError``, with what was written before it.
         """
         first = self.next_seq
-        pack = _HEADER.pack
-        frames = [pack(10 + len(topic) + len(payload), first + i, len(topic)) + topic + payload
-                  for i, (topic, payload) in enumerate(items)]
+        sizes_all = [RECORD_OVERHEAD + len(topic) + len(payload) for topic, payload in items]
         done = 0
         try:
-            while done < len(frames):
+            while done < len(items):
                 if (not self.segments or self.segments[-1].size >= self.segment_bytes
                         or (self.segments[-1].memory is not None and self._disk_due())):
                     self._roll(first + done)
                 seg = self.segments[-1]
-                # This segment takes frames up to and with the one that brings it to its size.
-                sizes = list(accumulate(map(len, frames[done:])))
-                take = min(bisect_left(sizes, self.segment_bytes - seg.size) + 1, len(sizes))
+                # This segment takes records up to and with the one that brings it to its size.
+                sizes = list(accumulate(sizes_all[done:]))
+                take = min(bisect_left(sizes, self.segment_bytes - seg.size - FRAME_OVERHEAD) + 1, len(sizes))
+                frame = self._cipher.seal(items[done : done + take], first + done)
                 try:
-                    self._write(seg, b"".join(frames[done : done + take]))
+                    self._write(seg, frame)
                 except OSError as exc:
                     self._disk_refused(exc)
                     self._roll(first + done)  # a memory segment now: the disk is tried again later
                     continue
-                seg.size += sizes[take - 1]
+                seg.size += len(frame)
                 done += take
                 seg.last_seq = first + done - 1
         except OSError as exc:
@@ -217,7 +251,7 @@ class Spool:
             seg.memory += data
             return
         if self._out is None:
-            self._out = seg.path.open("ab", buffering=0)
+            self._out = open(seg.path, "ab", buffering=0, opener=private_open)  # noqa: SIM115 - kept open
         view = memoryview(data)
         try:
             while view:
@@ -245,10 +279,10 @@ class Spool:
             pass
         if self.segments and self.segments[-1].size == 0:
             self.segments.pop().remove()  # an empty segment the disk refused: replaced
-        path = self.dir / f"seg-{first_seq}.log"
+        path = self.dir / f"seg-{first_seq}.enc"
         if self._disk_due():
             try:
-                self._out = path.open("ab", buffering=0)
+                self._out = open(path, "ab", buffering=0, opener=private_open)  # noqa: SIM115 - kept open
             except OSError as exc:
                 self._disk_refused(exc)
             else:
@@ -279,15 +313,20 @@ class Spool:
                 self._cursor = None
                 break
             seg = found
-            frames, _ = seg.read(offset, READ_CHUNK)
+            frames, resume = seg.read(self._cipher, offset, READ_CHUNK)
             end = offset
-            for s, topic, payload, frame_end in frames:
+            for item in frames:
                 if len(out) >= limit:
                     break
-                end = frame_end
-                seq = s + 1
-                if s >= target:
-                    out.append((s, topic, payload))
+                end = item.end
+                if not item.ok:
+                    self._bad.add((first, item.start))
+                    continue
+                seq = item.seq + 1
+                if item.seq >= target:
+                    out.append((item.seq, item.topic, item.payload))
+            else:
+                end = max(end, resume)
             self._cursor = (first, end, seq)
             if end >= seg.size:  # this segment is done: on to the next one, if any
                 later = [g for g in self.segments if g.first_seq > first]
@@ -309,7 +348,7 @@ class Spool:
         for seg in self.segments:
             if seg.last_seq < lo or seg.first_seq > hi:
                 continue
-            out.extend((seq, topic, payload) for seq, topic, payload, _ in seg.frames() if seq in wanted)
+            out.extend((i.seq, i.topic, i.payload) for i in seg.items(self._cipher) if i.ok and i.seq in wanted)
         return out
 
     # -- forgetting --------------------------------------------------------------------
@@ -353,7 +392,8 @@ class Spool:
             for seg in self.segments:
                 if seg.memory is not None and seg.last_seq >= self.watermark:
                     try:
-                        seg.path.write_bytes(bytes(seg.memory))
+                        with open(seg.path, "wb", opener=private_open) as fh:
+                            fh.write(bytes(seg.memory))
                     except OSError:
                         try:
                             os.remove(seg.path)  # not even a part of it may stay
@@ -364,59 +404,45 @@ class Spool:
             self._lock.close()
 
 
-def _read_frames(path: Path, offset: int, max_bytes: int) -> tuple[list[tuple[int, bytes, bytes, int]], int]:
-    """Whole frames from ``offset`` (about ``max_bytes`` of them) and the offset after them."""
+def _shift(item: Item, offset: int) -> Item:
+    return item._replace(start=item.start + offset, end=item.end + offset)
+
+
+def _read_items(cipher: SpoolCipher, path: Path, offset: int, max_bytes: int) -> tuple[list[Item], int]:
+    """The frames of a segment file from ``offset`` (about ``max_bytes`` of them) and the offset after them."""
     try:
         with path.open("rb") as fh:
             fh.seek(offset)
             data = fh.read(max_bytes)
-            while True:  # make sure the last frame is whole, unless the file ends
-                if len(data) < _HEADER.size:
-                    break
-                need = _frames_need(data)
+            final = len(data) < max_bytes
+            while not final:  # make sure the last frame is whole, unless the file ends
+                need = cipher.need(data)
                 if need <= len(data):
                     break
                 more = fh.read(need - len(data))
-                if not more:
-                    break
+                final = len(more) < need - len(data)
                 data += more
     except FileNotFoundError:
         return [], offset
-    frames = [(seq, topic, payload, offset + end) for seq, topic, payload, end in _parse(data)]
-    return frames, (frames[-1][3] if frames else offset)
+    items, end = cipher.walk(data, final=final)
+    return [_shift(i, offset) for i in items], offset + end
 
 
-def _frames_need(data: bytes) -> int:
-    """How many bytes ``data`` must have for the frames it starts to be whole."""
-    pos = 0
-    while pos + _HEADER.size <= len(data):
-        length: int = _HEADER.unpack_from(data, pos)[0]
-        if pos + 4 + length > len(data):
-            return pos + 4 + length
-        pos += 4 + length
-    return len(data) if pos == len(data) else pos + _HEADER.size
+_PLAIN_HEADER = struct.Struct("<IQH")  # an older version's frame: length (after this field), seq, topic length
 
 
-def _parse(data: bytes) -> Iterator[tuple[int, bytes, bytes, int]]:
-    """(seq, topic, payload, end offset) of each whole frame in ``data``."""
+def _parse_plain(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
+    """(seq, topic, payload) of each whole frame of an older version's segment, in clear."""
+    data = path.read_bytes()
     pos, n = 0, len(data)
-    while pos + _HEADER.size <= n:
-        length, seq, tlen = _HEADER.unpack_from(data, pos)
+    while pos + _PLAIN_HEADER.size <= n:
+        length, seq, tlen = _PLAIN_HEADER.unpack_from(data, pos)
         end = pos + 4 + length
         if end > n or length < 10 + tlen:
             return
-        start = pos + _HEADER.size
-        yield seq, data[start : start + tlen], data[start + tlen : end], end
+        start = pos + _PLAIN_HEADER.size
+        yield seq, data[start : start + tlen], data[start + tlen : end]
         pos = end
-
-
-def _frames(path: Path) -> Iterator[tuple[int, bytes, bytes, int]]:
-    """Every whole frame of a segment file."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return
-    yield from _parse(data)
 
 
 _DROP_WHY = {"spool_full": "spool full",
@@ -434,7 +460,7 @@ def drop_notice(lost: int, name: str, subsystem: str, producer_id: str,
     }
 
 
-def open_spool(root: Path, name: str, *, segment_bytes: int, max_bytes: int,
+def open_spool(root: Path, name: str, *, cipher: SpoolCipher, segment_bytes: int, max_bytes: int,
                memory_bytes: int | None = None) -> Spool:
     """The spool ``root/name``, or ``name.2``, ``name.3``... if another live process holds it.
 
@@ -444,12 +470,13 @@ def open_spool(root: Path, name: str, *, segment_bytes: int, max_bytes: int,
     for i in range(1, 1000):
         directory = root / (name if i == 1 else f"{name}.{i}")
         try:
-            return Spool(directory, segment_bytes=segment_bytes, max_bytes=max_bytes, memory_bytes=memory_bytes)
+            return Spool(directory, cipher=cipher, segment_bytes=segment_bytes, max_bytes=max_bytes,
+                         memory_bytes=memory_bytes)
         except SpoolLocked:
             continue
         except OSError as exc:
-            spool = Spool(directory, segment_bytes=segment_bytes, max_bytes=max_bytes, memory_bytes=memory_bytes,
-                          memory_only=True)
+            spool = Spool(directory, cipher=cipher, segment_bytes=segment_bytes, max_bytes=max_bytes,
+                          memory_bytes=memory_bytes, memory_only=True)
             spool.disk_error = exc
             return spool
     raise SpoolLocked(f"{root}/{name}: every spool slot is in use")

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from aico.config.private import private_dir, private_open
+
 
 class Watermark:
     def __init__(self, path: Path) -> None:
@@ -21,9 +23,9 @@ class Watermark:
 
     def save(self, last_id: int, endpoint: str) -> None:
         """Written to a temporary file, fsynced and renamed over the old one: a crash leaves either."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
+        with open(tmp, "w", encoding="utf-8", opener=private_open) as fh:
             fh.write(json.dumps({"last_id": last_id, "endpoint": endpoint}))
             fh.flush()
             os.fsync(fh.fileno())

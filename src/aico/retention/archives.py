@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aico.config.private import private_dir
 from aico.config.settings import Settings
 from aico.errors import AicoError, StoreError
 from aico.keys import load_key
@@ -33,7 +34,7 @@ def archive_dir(settings: Settings) -> Path:
 def ensure_dir(settings: Settings) -> Path:
     folder = archive_dir(settings)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         if folder.stat().st_mode & 0o777 != 0o700:
             os.chmod(folder, 0o700)
     except OSError as exc:
@@ -87,6 +88,9 @@ def archive_key(settings: Settings, *, create: bool = False) -> str:
     A new key is made only when ``create`` is asked and no archive exists yet: archives
     already written are never orphaned by a fresh key.
     """
+    from aico.keyset.archive_rotation import settle_archives
+
+    settle_archives(settings)  # a key rotation cut short is finished first (nothing to do when none was)
     return load_key(settings, KEY_NAME, create=create and not archived_days(settings), env_var=KEY_ENV)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aico.config.settings import Settings
-from aico.errors import StoreError
+from aico.errors import EncryptionKeyError, StoreError
 from aico.keys import load_key
 from aico.store import migrations
 from aico.store.connection import Connection, open_database
@@ -76,10 +76,20 @@ class LogStore:
         if is_new and not writer:
             raise StoreError(f"no log store at {path}; start the backend once (aico backend start) to create it")
         key = load_key(settings, "db", create=writer and is_new)
-        conn = open_database(
-            path, key, create=writer, synchronous=settings.core.logging.consumer.synchronous,
-            read_only=not writer,
-        )
+
+        def connect(key: str) -> Connection:
+            return open_database(path, key, create=writer, synchronous=settings.core.logging.consumer.synchronous,
+                                 read_only=not writer)
+
+        try:
+            conn = connect(key)
+        except EncryptionKeyError:  # a key rotation cut short: the new key may be the one (keyset/rotation.py)
+            from aico.keyset.rotation import settle_db
+
+            settled = settle_db(settings)
+            if settled is None or settled == key:
+                raise
+            conn = connect(settled)
         if writer:
             migrations.migrate(conn)
         return cls(conn, path)

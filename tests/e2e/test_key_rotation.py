@@ -1,0 +1,133 @@
+"""`aico keys rotate`: the database key is replaced in place; a kill at any point leaves a store that opens, whole."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aico.config import Settings
+from faults_support import campaign_seed
+
+from retention_support import seed_days
+from support import AICO, run_aico
+
+
+def fingerprint(env: dict[str, str], label: str) -> str:
+    rows = json.loads(run_aico(env, "keys", "status", "--json").stdout)
+    return str(next(r["fingerprint"] for r in rows if r["key"] == label))
+
+
+def kill_rotations(env: dict[str, str], key: str, rounds: int, check: Callable[[str], None]) -> int:
+    """Time one whole `aico keys rotate KEY`, then start it ``rounds`` times and SIGKILL it at a seeded
+    random point of its run (after the command's own start); ``check`` runs after each. How many were cut."""
+    seed = campaign_seed()
+    rng = random.Random(seed)
+    started = time.monotonic()
+    assert run_aico(env, "keys", "status").returncode == 0
+    startup = time.monotonic() - started  # the command's own start: the work comes after it
+    started = time.monotonic()
+    assert run_aico(env, "keys", "rotate", key).returncode == 0
+    whole = time.monotonic() - started
+    print(f"start {startup:.2f} s, whole rotation {whole:.2f} s")
+    killed = 0
+    for round_ in range(rounds):
+        delay = rng.uniform(startup * 0.8, whole * 1.1)
+        proc = subprocess.Popen([AICO, "keys", "rotate", key], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(delay)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
+            killed += 1
+        check(f"seed {seed}, round {round_}, killed at {delay:.3f} s")
+    return killed
+
+
+def test_rotating_the_database_key_re_encrypts_the_store_and_keeps_every_record(
+        env: dict[str, str], settings: Settings) -> None:
+    """After a rotation the fingerprint changed, the store opens with the new key only, and holds every record."""
+    seed_days(settings, datetime.now(UTC), 2, 50)
+    before = fingerprint(env, "database")
+    old_key = (settings.keys_dir / "db.key").read_text().strip()
+    done = run_aico(env, "keys", "rotate", "database")
+    assert done.returncode == 0, done.stderr
+    assert fingerprint(env, "database") != before
+    assert run_aico(env, "logs", "count").stdout.strip() == "100"
+    with_old = run_aico({**env, "AICO_DB_KEY": old_key}, "logs", "count")
+    assert with_old.returncode == 3 and "Traceback" not in with_old.stderr
+
+
+def test_a_kill_at_any_point_of_a_database_rotation_leaves_a_store_that_opens_whole(
+        env: dict[str, str], settings: Settings) -> None:
+    """SIGKILL at random points of `aico keys rotate db`, again and again: the store always opens with every record."""
+    seed_days(settings, datetime.now(UTC), 4, 5000)
+
+    def opens_whole(where: str) -> None:
+        count = run_aico(env, "logs", "count")
+        assert count.returncode == 0 and count.stdout.strip() == "20000", f"{where}: {count.stdout}{count.stderr}"
+
+    assert kill_rotations(env, "db", 12, opens_whole) >= 3
+    assert run_aico(env, "keys", "rotate", "db").returncode == 0
+    assert not list(settings.keys_dir.glob("db.next*"))
+
+
+def test_rotating_the_bridge_token_replaces_it_and_says_what_to_restart(env: dict[str, str]) -> None:
+    """The token file holds a new token; stderr says to restart the backend; the fingerprint changed."""
+    old = run_aico(env, "bridge", "token").stdout.strip()
+    done = run_aico(env, "keys", "rotate", "bridge-token")
+    assert done.returncode == 0 and "restart the backend" in done.stderr
+    assert run_aico(env, "bridge", "token").stdout.strip() not in ("", old)
+    unsupported = run_aico(env, "keys", "rotate", "nonsense")
+    assert unsupported.returncode == 2 and unsupported.stderr.count("\n") == 1
+
+
+def archive_total(env: dict[str, str]) -> tuple[int, list[str]]:
+    """Records in all archives, and the errors of those that did not open."""
+    listing = json.loads(run_aico(env, "logs", "archive", "ls", "--json").stdout)
+    return (sum(int(a["records"] or 0) for a in listing["archives"]),
+            [a["error"] for a in listing["archives"] if a["error"]])
+
+
+def test_a_kill_at_any_point_of_an_archive_rotation_leaves_every_archive_readable(
+        env: dict[str, str], settings: Settings) -> None:
+    """SIGKILL at seeded random points of `aico keys rotate archives`: every archive opens, every record is there."""
+    env = {**env, "AICO_CORE__LOGGING__RETENTION__DAYS": "30", "AICO_CORE__LOGGING__RETENTION__HOT_DAYS": "1",
+           "AICO_CORE__LOGGING__RETENTION__MIN_FREE_DISK_MB": "1"}
+    seed_days(settings, datetime.now(UTC), 8, 3000)
+    assert run_aico(env, "logs", "archive", "run").returncode == 0
+    total, errors = archive_total(env)
+    assert total >= 6 * 3000 and not errors
+
+    def all_readable(where: str) -> None:
+        assert archive_total(env) == (total, []), where
+
+    assert kill_rotations(env, "archives", 8, all_readable) >= 2
+    assert not list(settings.keys_dir.glob("archive.next*"))
+
+
+def test_a_kill_at_any_point_of_an_analytics_rotation_leaves_a_copy_that_opens_whole(
+        env: dict[str, str], settings: Settings) -> None:
+    """The analytics copy is rewritten under a new key; SIGKILLs at seeded random points never leave it unreadable."""
+    seed_days(settings, datetime.now(UTC), 3, 2000)
+    assert run_aico(env, "analytics", "etl").returncode == 0
+
+    def analytics_count() -> str:
+        out = run_aico(env, "analytics", "query", "SELECT count(*) AS n FROM logs", "-o", "json")
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    expected = analytics_count()
+    before = fingerprint(env, "analytics")
+
+    def opens_whole(where: str) -> None:
+        assert analytics_count() == expected, where
+
+    assert kill_rotations(env, "analytics", 6, opens_whole) >= 1
+    assert fingerprint(env, "analytics") != before
+    assert not list(settings.keys_dir.glob("analytics.next*"))
+    assert not list(settings.analytics_path.parent.glob("*.rekey*"))
