@@ -32,8 +32,8 @@ def test_tighten_closes_what_is_open_and_says_it_once(tmp_path: Path, capsys: py
     """A folder 0755 and a file 0644 become 0700 and 0600, named on one stderr line; closed ones stay."""
     (tmp_path / "d").mkdir(mode=0o755)
     (tmp_path / "d" / "f").write_text("x")
-    os.chmod(tmp_path, 0o755)
-    os.chmod(tmp_path / "d" / "f", 0o644)
+    for path, wide in ((tmp_path, 0o755), (tmp_path / "d", 0o755), (tmp_path / "d" / "f", 0o644)):
+        os.chmod(path, wide)  # whatever umask an earlier test in this worker left (the CLI sets 077)
     tighten_and_say(tmp_path)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "3 folders or files" in err
