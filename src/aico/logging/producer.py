@@ -28,12 +28,14 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from operator import itemgetter
 from typing import Any
 
 from aico.bus.curve import bus_keys
 from aico.config.settings import Settings
 from aico.logging.guard import infrastructure_thread
+from aico.logging.receipts import LOST, ON_DISK, Receipts, spool_outcome
 from aico.logging.relay import RelayStamps
 from aico.logging.spool import Spool, SpoolWriteError, drop_notice, open_spool
 from aico.logging.stats import ProducerStats
@@ -104,6 +106,7 @@ class Producer:
         self._sender_failing = False
         self._unsent: dict[int, tuple[int, bytes, bytes]] = {}  # in the window, refused by a full socket
         self.relay = RelayStamps(relay_prefix) if relay_prefix is not None else None
+        self.receipts = Receipts()  # durability handshake of offer_durable (receipts.py)
 
     # -- any thread --------------------------------------------------------------------
     def start(self) -> Producer:
@@ -139,6 +142,16 @@ class Producer:
             return False
         self._queue.extend(records)
         return True
+
+    def offer_durable(self, records: Sequence[Record]) -> Future[bool] | None:
+        """Like ``offer_many`` (None when the bounds are reached), with a receipt: True once all of
+        ``records`` survive a SIGKILL of this process (spooled on disk, or stored), False if some
+        cannot (``receipts.py``). The bridge answers 2xx only on True."""
+        if not records or self.pressure(len(records)):
+            return None
+        receipt = self.receipts.expect(records)  # before the queue: the sender may drain them at once
+        self._queue.extend(records)
+        return receipt
 
     def pressure(self, extra: int = 0) -> bool:
         """True when taking ``extra`` more records would pass the queue or spool bound."""
@@ -211,6 +224,7 @@ class Producer:
         with infrastructure_thread():
             transport = self._open_transport()
             if transport is None:
+                self.receipts.abandon()
                 self._close_spool()
                 return
             backoff = 0.0
@@ -235,6 +249,7 @@ class Producer:
             except Exception as exc:  # a bug here must not take the application down
                 _say(f"sender stopped: {type(exc).__name__}: {exc}")
             finally:
+                self.receipts.abandon()
                 try:
                     transport.close(0 if self.reliable else 1.0)
                 finally:
@@ -286,6 +301,7 @@ class Producer:
             self._send_new(transport)
             low = self._inflight.lowest()
             self.spool.advance(self._next_send if low is None else low)
+            self.receipts.settle(self.spool.watermark)
             if now - self._last_state_save > 0.5:
                 self.spool.save_state()
                 self._last_state_save = now
@@ -325,14 +341,19 @@ class Producer:
             for topic, payload in items:
                 self._backlog.append((self._next_seq, topic, payload))
                 self._next_seq += 1
+            self.receipts.taken(records, ON_DISK)  # fire and forget: taken is all there is
             return
         try:
             written = self.spool.append(items)
         except SpoolWriteError as exc:  # an unexpected error (a refusing disk goes to memory): count
             written = exc.written
             self.stats.drop("spool_error", len(items) - len(written))
+            self.receipts.taken(records, LOST)
             if not written:
                 return
+        else:
+            self.receipts.taken(records, spool_outcome(self.spool.segments, written[0][0], written[-1][0])
+                                if written else ON_DISK)
         failing = self.spool.disk_error is not None and not self.spool.memory_only
         if failing and not self._spool_failing:  # once per failing stretch, not once per batch
             _say(f"cannot write the spool: {self.spool.disk_error}; records are kept in memory (up to "
@@ -354,6 +375,7 @@ class Producer:
         if not lost:
             return
         floor = self.spool.watermark
+        self.receipts.dropped(floor)
         for seq in self._inflight.forget_below(floor):
             if self.relay is not None:
                 self.relay.forget(seq)
