@@ -179,7 +179,7 @@ class Soak:
                         self.counters["bridge connection errors"] += 1
                         time.sleep(0.2)  # pacing a retry against a restarting bridge
                         continue
-                    if answer.status_code >= 500:
+                    if answer.status_code >= 500 and answer.status_code != 503:  # 503: not durable yet, again
                         self.counters["bridge 5xx"] += 1
                     if answer.status_code < 300:
                         self.bridge_accepted = seq
