@@ -237,3 +237,16 @@ def test_token_file_is_made_once_with_mode_0600(tmp_path: Path) -> None:
     first = load_token(settings)
     assert len(first) >= 40 and load_token(settings) == first
     assert token_path(settings).stat().st_mode & 0o777 == 0o600
+
+
+def test_the_bridges_producer_waits_at_most_a_few_ms_when_idle(tmp_path: Path) -> None:
+    """A 2xx waits for the relaying producer's next spool write: its idle wait is cut to DURABLE_STEP_MS,
+    and nothing else of the settings changes."""
+    from aico.bridge.process import DURABLE_STEP_MS, relay_settings
+    from aico.config import load_settings
+
+    settings = load_settings(home=tmp_path, env={})
+    relayed = relay_settings(settings)
+    assert relayed.core.logging.producer.flush_interval_ms == DURABLE_STEP_MS < 20
+    rest = relayed.core.logging.producer.model_copy(update={"flush_interval_ms": 20})
+    assert rest == settings.core.logging.producer and relayed.spool_dir == settings.spool_dir

@@ -32,6 +32,19 @@ from aico.errors import AicoError
 from aico.logging.producer import Producer
 
 PRODUCER_FIGURES = ("queued", "inflight", "spool_bytes", "acknowledged", "dropped_total")
+DURABLE_STEP_MS = 5  # the relaying producer's longest idle wait: a 2xx waits for its next spool write
+
+
+def relay_settings(settings: Settings) -> Settings:
+    """``settings`` with the producer's idle wait at most ``DURABLE_STEP_MS``: a request that comes while
+    the sender waits is written (and answered) within that, not within the library's 20 ms."""
+    logging_cfg = settings.core.logging
+    producer = logging_cfg.producer
+    if producer.flush_interval_ms <= DURABLE_STEP_MS:
+        return settings
+    producer = producer.model_copy(update={"flush_interval_ms": DURABLE_STEP_MS})
+    core = settings.core.model_copy(update={"logging": logging_cfg.model_copy(update={"producer": producer})})
+    return settings.model_copy(update={"core": core})
 
 
 class Bridge:
@@ -46,7 +59,7 @@ class Bridge:
 
     def start(self) -> None:
         token = load_token(self.settings)
-        self.producer = Producer(self.settings, name="log_bridge", subsystem=self.cfg.subsystem,
+        self.producer = Producer(relay_settings(self.settings), name="log_bridge", subsystem=self.cfg.subsystem,
                                  relay_prefix=RELAY_PREFIX).start()
         app = create_app(self.settings, self.producer, token)
         self.intake = app.state.intake
