@@ -56,7 +56,7 @@ class Rejected(BaseModel):
 
 
 class BatchResult(BaseModel):
-    """Accepted records are in the producer's keeping (memory or spool) and will be stored."""
+    """Accepted records are durable (on the bridge's spool file, or stored) and will be stored."""
 
     accepted: int
     rejected: list[Rejected]
