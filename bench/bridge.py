@@ -4,8 +4,8 @@ One backend (broker and consumer, with the store writer and the bridge in child 
 of their own) in a fresh AICO_HOME; this process is the load generator: ``--connections``
 asyncio clients (httpx), each POSTing batches of ``--batch`` records to
 ``/api/v1/logs/batch`` as fast as answers come, backing off on 429.
-Two figures per case: *accepted* (records/s answered 202: in the bridge producer's
-keeping) and *stored* (records/s until the last one is in the encrypted store). The baseline,
+Two figures per case: *accepted* (records/s answered 202: durable on the bridge producer's
+spool) and *stored* (records/s until the last one is in the encrypted store). The baseline,
 measured in the same run, is the spec's bridge shape: one record per POST (``/log``).
 
     python bench/bridge.py --records 200000 --json

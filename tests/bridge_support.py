@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,18 +20,25 @@ ORIGIN = "http://app.test"
 
 
 class MemorySink:
-    """Takes what it is offered, all or nothing; ``full`` makes it refuse (the producer at its bounds)."""
+    """Takes what it is offered, all or nothing; ``full`` makes it refuse (the producer at its bounds);
+    its receipts say durable at once, unless ``durable`` is set to False (never) or None (pending)."""
 
     def __init__(self) -> None:
         self.records: list[Record] = []
         self.full = False
+        self.durable: bool | None = True
+        self.receipts: list[Future[bool]] = []
         self.counters: Any = None
 
-    def offer_many(self, records: Sequence[Record]) -> bool:
+    def offer_durable(self, records: Sequence[Record]) -> Future[bool] | None:
         if self.full:
-            return False
+            return None
         self.records.extend(records)
-        return True
+        receipt: Future[bool] = Future()
+        if self.durable is not None:
+            receipt.set_result(self.durable)
+        self.receipts.append(receipt)
+        return receipt
 
     def pressure(self, extra: int = 0) -> bool:
         return self.full

@@ -13,6 +13,7 @@
         +-- UnauthorizedError      no or a wrong bearer token (401)
         +-- PayloadTooLargeError   a body, batch or message past its configured limit (413)
         +-- OverloadedError        the producer's bounds are reached: send again later (429)
+        |   +-- NotDurableError    the records could not be made durable in time: send again later (503)
         +-- ClientGoneError        the client disconnected before its body was read (counted, 499)
         +-- UnsupportedMediaError  a body in a content type the route does not take (415)
     +-- ExportError                the OTLP exporter cannot reach or is refused by its endpoint
@@ -110,6 +111,11 @@ class OverloadedError(BridgeError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(message)
+
+
+class NotDurableError(OverloadedError):
+    """Accepted records not on the bridge's spool (nor stored) within its time: nothing is promised."""
+    http_status = 503
 
 
 class UnsupportedMediaError(BridgeError):

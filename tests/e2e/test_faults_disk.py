@@ -5,10 +5,14 @@ and the analytics file. Every case ends with every record stored once (or counte
 from __future__ import annotations
 
 import json
+import os
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from test_bridge_process import running_bridge
+from test_faults_kill import BridgeClient
 from test_zero_loss import count, indexes
 
 from aico.config import load_settings
@@ -130,6 +134,30 @@ def test_spool_disk_full_then_space_returns(env: dict[str, str], tmp_path: Path)
             app.kill()
             backend.kill()
     no_traceback(backend.output())
+
+
+def test_bridge_spool_disk_full_a_2xx_waits_for_the_store(env: dict[str, str], tmp_path: Path) -> None:
+    """The bridge's spool disk is full: what it answered 2xx for was stored first, so a SIGKILL of the bridge
+    right after loses nothing; every record the client sent is stored once."""
+    total = 1500
+    with tmpfs(tmp_path / "spool", 16 * 1024) as fs:
+        spool_env(env, fs)
+        with Backend(env, "--plugins", "message_bus,log_consumer,log_bridge") as backend:
+            pid = running_bridge(env)["pid"]
+            ballast = fs.fill()
+            client = BridgeClient(env, total)
+            client.thread.start()
+            wait_until(lambda: client.accepted >= total // 2, timeout=120, message="half accepted")
+            os.kill(pid, signal.SIGKILL)
+            assert len(indexes(env)) >= client.accepted  # every 2xx was stored before it was sent
+            running_bridge(env, not_pid=pid)
+            client.thread.join(180)
+            assert client.accepted == total
+            assert not [code for code in client.statuses if code >= 500 and code != 503], client.statuses
+            wait_until(lambda: count(env) >= total, timeout=120, message=f"{total} stored")
+            assert indexes(env) == list(range(total))
+            ballast.unlink()
+            no_traceback(backend.output())
 
 
 def test_spool_disk_read_only(env: dict[str, str], tmp_path: Path) -> None:

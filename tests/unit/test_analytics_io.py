@@ -137,6 +137,21 @@ def test_missing_database_is_a_clear_error(env: dict[str, str]) -> None:
     assert result.returncode == 1 and "run `aico analytics etl` first" in result.stderr
 
 
+def test_the_schedule_ignores_a_wall_clock_stepped_back(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wall clock stepped a day back does not move the next ETL run a day on (the schedule is monotonic)."""
+    import time
+
+    monkeypatch.setenv("AICO_CORE__ANALYTICS__FIRST_RUN_DELAY_S", "600")
+    plugin = LogAnalyticsPlugin(load_settings())
+    plugin.start()
+    try:
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() - 86400)
+        assert 0 < plugin.status()["next_run_in_s"] <= 600
+    finally:
+        plugin.stop()
+
+
 def test_plugin_runs_on_schedule(env: dict[str, str], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """``log_analytics`` is registered and on by default, starts cheaply, runs the ETL, and stops."""
     assert "log_analytics" in settings.core.backend.plugins

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from aico.errors import OverloadedError
 
 from bridge_support import ORIGIN, TOKEN, MemorySink, record, served
+from support import wait_until
 
 pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
 
@@ -35,6 +38,7 @@ def sink(bridge: tuple[httpx.Client, MemorySink]) -> Iterator[MemorySink]:
     bridge[1].records.clear()
     yield bridge[1]
     bridge[1].full = False
+    bridge[1].durable = True
 
 
 def test_a_record_keeps_the_frontends_own_context(client: httpx.Client, sink: MemorySink) -> None:
@@ -155,6 +159,40 @@ def test_a_full_producer_gives_429_with_retry_after(client: httpx.Client, sink: 
     assert one.status_code == 429 and one.headers["retry-after"] == "1" and not sink.records
 
 
+def test_a_2xx_only_once_the_records_are_durable_else_503(client: httpx.Client, sink: MemorySink) -> None:
+    """Records the producer cannot make durable get a 503 with Retry-After on every route, never a 2xx."""
+    sink.durable = False
+    r = client.post("/api/v1/logs/batch", json=[record(1), record(2)], headers=AUTH)
+    assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+    assert "core.bridge.durable_timeout_s" in r.json()["error"]
+    assert client.post("/api/v1/logs", json=record(3), headers=AUTH).status_code == 503
+    assert client.post("/log", json=record(4), headers=AUTH).status_code == 503
+    export = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": {"stringValue": "x"}}]}]}]}
+    otlp = client.post("/v1/logs", json=export, headers=AUTH)
+    assert otlp.status_code == 503 and otlp.headers["retry-after"] == "1" and otlp.json()["code"] == 14
+    assert sink.counters.not_durable == 4 and sink.counters.errors == 0
+
+
+def test_a_2xx_waits_for_the_receipt_and_times_out_as_503(tmp_path: Path) -> None:
+    """The answer waits until the producer says durable; a receipt not settled in durable_timeout_s is a 503."""
+    with served(tmp_path / "a", durable_timeout_s=0.3) as (url, sink):
+        sink.durable = None  # receipts stay pending
+        late = httpx.post(f"{url}/api/v1/logs/batch", json=[record(1)], headers=AUTH)
+        assert late.status_code == 503 and late.headers["retry-after"] == "1"
+        assert sink.counters.accepted == 0 and sink.counters.not_durable == 1
+    with served(tmp_path / "b", durable_timeout_s=30) as (url, sink):
+        sink.durable = None
+        answers: list[httpx.Response] = []
+        thread = threading.Thread(target=lambda: answers.append(
+            httpx.post(f"{url}/api/v1/logs/batch", json=[record(2)], headers=AUTH, timeout=10)))
+        thread.start()
+        wait_until(lambda: len(sink.receipts) == 1, message="the batch handed over")
+        assert not answers  # no answer while the receipt is pending
+        sink.receipts[0].set_result(True)
+        thread.join(10)
+        assert answers[0].status_code == 202 and sink.counters.accepted == 1
+
+
 def test_a_batch_without_room_is_refused_before_it_is_judged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the producer has no room for a batch, it is not judged at all: a 429 costs no validation."""
     from aico.bridge.intake import Intake
@@ -166,7 +204,7 @@ def test_a_batch_without_room_is_refused_before_it_is_judged(tmp_path: Path, mon
     monkeypatch.setattr(intake, "judge", lambda raws, size: judged.append(len(raws)))
     sink.full = True
     with pytest.raises(OverloadedError) as refused:
-        intake.batch([record(i) for i in range(500)], 10_000)
+        asyncio.run(intake.batch([record(i) for i in range(500)], 10_000))
     assert refused.value.retry_after_s == 1 and not judged and not sink.records
     assert intake.counters.overloaded == 1
 
@@ -199,3 +237,16 @@ def test_token_file_is_made_once_with_mode_0600(tmp_path: Path) -> None:
     first = load_token(settings)
     assert len(first) >= 40 and load_token(settings) == first
     assert token_path(settings).stat().st_mode & 0o777 == 0o600
+
+
+def test_the_bridges_producer_waits_at_most_a_few_ms_when_idle(tmp_path: Path) -> None:
+    """A 2xx waits for the relaying producer's next spool write: its idle wait is cut to DURABLE_STEP_MS,
+    and nothing else of the settings changes."""
+    from aico.bridge.process import DURABLE_STEP_MS, relay_settings
+    from aico.config import load_settings
+
+    settings = load_settings(home=tmp_path, env={})
+    relayed = relay_settings(settings)
+    assert relayed.core.logging.producer.flush_interval_ms == DURABLE_STEP_MS < 20
+    rest = relayed.core.logging.producer.model_copy(update={"flush_interval_ms": 20})
+    assert rest == settings.core.logging.producer and relayed.spool_dir == settings.spool_dir

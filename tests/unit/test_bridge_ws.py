@@ -45,6 +45,17 @@ def test_backpressure_is_a_nack_with_retry_after(bridge: tuple[str, MemorySink])
     assert len(sink.records) == 1
 
 
+def test_a_batch_not_durable_is_a_nack_never_an_ack(bridge: tuple[str, MemorySink]) -> None:
+    """A batch the producer cannot make durable is nacked with retry_after; the socket stays open."""
+    url, sink = bridge
+    sink.durable = False
+    with connect(f"{url}?token={TOKEN}") as ws:
+        assert ask(ws, {"id": 8, "logs": [record()]}) == {"nack": 8, "retry_after": 1}
+        sink.durable = True
+        assert ask(ws, {"id": 8, "logs": [record()]})["ack"] == 8
+    assert sink.counters.not_durable == 1 and sink.counters.accepted == 1
+
+
 def test_refused_batches_say_why_and_the_socket_stays_open(bridge: tuple[str, MemorySink]) -> None:
     """Too many records is a 413 answer, bad JSON a 422 answer; the next batch still works."""
     url, sink = bridge

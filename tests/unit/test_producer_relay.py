@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+
+import pytest
 
 from aico.config import Settings, load_settings
 from aico.logging.producer import Producer
@@ -73,12 +76,35 @@ def test_unstamped_records_get_the_relay_id_and_distinct_clock_seqs(tmp_path: Pa
     p.offer_many([rec(i, pid=None) for i in range(3)])
     wait_until(lambda: len(sent(t)) == 3, message="3 sends")
     stamps = [(pid, seq) for pid, seq, _ in sent(t)]
-    assert {pid for pid, _ in stamps} == {PREFIX + p.producer_id}
+    assert {pid for pid, _ in stamps} == {f"{PREFIX}{p.producer_id}.{p.delivery.stamps.run}"}
     seqs = [seq for _, seq in stamps]
     assert seqs == sorted(set(seqs)) and seqs[0] > 10**15  # microseconds since the epoch
-    t.ack(encode_ack(PREFIX + p.producer_id, seqs))
+    t.ack(encode_ack(f"{PREFIX}{p.producer_id}.{p.delivery.stamps.run}", seqs))
     assert p.flush(5)
     p.close(1)
+
+
+def test_a_relay_started_again_after_the_clock_stepped_back_never_reuses_a_stamp(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unstamped records after a restart with the wall clock stepped back (here: to the very reading of the
+    last run) get stamps no earlier record had: the store keeps one copy per stamp, so a stamp used again
+    would drop the new record as a duplicate."""
+    settings = make_settings(tmp_path)
+    now = time.time_ns()
+    monkeypatch.setattr(time, "time_ns", lambda: now)
+    stamps: set[tuple[str, int]] = set()
+    for run in range(2):
+        t = MemoryTransport()
+        p = start(settings, t)
+        p.offer_many([rec(10 * run + i, pid=None) for i in range(3)])
+        def new_stamps(t: MemoryTransport = t, run: int = run) -> set[tuple[str, int]]:
+            return {(pid, seq) for pid, seq, m in sent(t) if int(m[1:]) >= 10 * run}
+
+        wait_until(lambda: len(new_stamps()) == 3, message=f"run {run}: its 3 records sent")
+        new = new_stamps()
+        assert len(new) == 3 and not new & stamps, f"run {run} reused a stamp: {sorted(new & stamps)}"
+        stamps |= new
+        p.close(0)
 
 
 def test_relayed_records_are_sent_again_after_a_restart_with_the_same_stamps(tmp_path: Path) -> None:

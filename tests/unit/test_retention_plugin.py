@@ -64,6 +64,26 @@ def test_runs_at_start_then_at_the_daily_time(env: dict[str, str], settings: Set
     assert plugin._thread is not None and not plugin._thread.is_alive()
 
 
+def test_a_wall_clock_stepped_back_does_not_postpone_the_daily_run(env: dict[str, str]) -> None:
+    """The clock stepped two days back after a run: the next run is at the next run_at of the clock it has
+    now, not two days later (the time worked out before the step)."""
+    s = configured(env, run_at="03:30")
+    clock = ManualClock(NOW)
+    plugin = RetentionPlugin(s, clock=clock, disk_free=plenty)
+    plugin.start()
+    try:
+        assert runs(plugin, 1)["next_run_at"] == "2026-11-22T03:30:00.000000Z"
+        clock.set(NOW - timedelta(days=2))  # 2026-11-19 12:00
+        plugin.wake()
+        wait_until(lambda: plugin.status()["next_run_at"] == "2026-11-20T03:30:00.000000Z",
+                   message="the next run worked out again from the clock stepped back")
+        clock.set(NOW - timedelta(days=2) + timedelta(hours=15, minutes=31))  # 2026-11-20 03:31
+        plugin.wake()
+        assert runs(plugin, 2)["last_reason"] == "schedule"
+    finally:
+        plugin.stop()
+
+
 def test_crossing_the_size_cap_triggers_a_run(env: dict[str, str], settings: Settings) -> None:
     """Once the database grows past max_size_mb, the next check runs the job and brings it back under."""
     s = configured(env, max_size_mb=1.0, hot_days=30)

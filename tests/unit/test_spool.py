@@ -119,3 +119,23 @@ def test_a_torn_last_frame_is_cut_off_on_the_next_start(tmp_path: Path) -> None:
     assert again.next_seq == 6 and again.read_from(1, 100) == written
     assert [w[0] for w in again.append(items(1, start=5))] == [6]
     again.close()
+
+
+def test_a_damaged_state_file_or_a_stray_segment_name_never_stops_the_spool(tmp_path: Path) -> None:
+    """A state.json with values of the wrong kind, or a file named like a segment that is not one, is set
+    aside: the spool opens on disk (it raised ValueError into ``aico.logging.install()``)."""
+    from aico.logging.spool import open_spool
+
+    for state in ('{"producer_id": "p1", "watermark": "x"}', '{"producer_id": "p1", "watermark": 1e30}',
+                  '{"producer_id": ["x"], "watermark": -4}', '[1, 2]', '{"watermark": true}'):
+        folder = tmp_path / "spool" / "app"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "state.json").write_text(state)
+        (folder / "seg-notanumber.log").write_bytes(b"junk")
+        (folder / "seg-notanumber.enc").write_bytes(b"junk")
+        s = open_spool(tmp_path / "spool", "app", cipher=CIPHER, segment_bytes=200, max_bytes=1 << 20)
+        assert not s.memory_only, state
+        assert s.watermark >= 1 and isinstance(s.producer_id, str) and s.producer_id.isalnum(), state
+        assert s.producer_id == "p1" or "p1" not in state, state
+        assert [seq for seq, _, _ in s.append(items(2))] == [s.next_seq - 2, s.next_seq - 1]
+        s.close()

@@ -49,15 +49,15 @@ class LogAnalyticsPlugin:
     def start(self) -> None:
         require(f"plugin {self.name}", "duckdb", "pyarrow")
         self._stop.clear()
-        self._next_run = time.time() + self.first_delay
+        self._next_run = time.monotonic() + self.first_delay  # not the wall clock: it may be stepped
         self._thread = threading.Thread(target=self._loop, name="log-analytics", daemon=True)
         self._thread.start()
         self._state = "running"
 
     def _loop(self) -> None:
-        while not self._stop.wait(max(0.0, self._next_run - time.time())):
+        while not self._stop.wait(max(0.0, self._next_run - time.monotonic())):
             self.run_once()
-            self._next_run = time.time() + self.interval
+            self._next_run = time.monotonic() + self.interval
 
     def run_once(self) -> dict[str, Any]:
         """One ETL run in a child process; its outcome goes to ``status()``."""
@@ -107,7 +107,7 @@ class LogAnalyticsPlugin:
             "busy": self._run is not None,
             "runs": self.runs,
             "failures": self.failures,
-            "next_run_in_s": round(max(0.0, self._next_run - time.time()), 1) if state == "running" else None,
+            "next_run_in_s": round(max(0.0, self._next_run - time.monotonic()), 1) if state == "running" else None,
             "last_run": self.last or None,
         }
 

@@ -2,7 +2,7 @@
 
     app.py        the FastAPI application: CORS, the one error handler, the routes
     routes.py     POST /api/v1/logs, /api/v1/logs/batch, /api/v1/logs/beacon, /log
-    websocket.py  WS /api/v1/logs/ws: batches with ids, acknowledged once in the producer's keeping
+    websocket.py  WS /api/v1/logs/ws: batches with ids, acknowledged once durable on the spool
     intake.py     record-by-record judgement and the hand-over to the producer
     limits.py     body size, gzip, batch shape and size
     auth.py       the bearer token ($AICO_HOME/keys/bridge.token)

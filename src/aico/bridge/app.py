@@ -55,7 +55,7 @@ def _aico_error(request: Request, exc: AicoError) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, ClientGoneError):
         request.app.state.intake.counters.disconnects += 1
-    elif exc.http_status not in (429,):
+    elif not isinstance(exc, OverloadedError):
         request.app.state.intake.counters.refused += 1
     return JSONResponse(body, status_code=exc.http_status, headers=headers)
 

@@ -10,13 +10,15 @@ the store keeps one copy of each stamp. Records with no stamp are stamped by the
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aico.config.settings import Settings
-from aico.errors import FieldError, OverloadedError, PayloadTooLargeError, ValidationError
+from aico.errors import FieldError, NotDurableError, OverloadedError, PayloadTooLargeError, ValidationError
 from aico.schema.record import Record, dumps, normalize
 
 RELAY_PREFIX = "frontend:"
@@ -25,9 +27,10 @@ MAX_SEQ = 2**63 - 1
 
 
 class Sink(Protocol):
-    """Where accepted records go: the relaying ``Producer`` (all or nothing, False when full)."""
+    """Where accepted records go: the relaying ``Producer``."""
 
-    def offer_many(self, records: Sequence[Record]) -> bool: ...
+    def offer_durable(self, records: Sequence[Record]) -> Future[bool] | None:
+        """All of ``records`` or none (None when full), with a receipt: True once they are durable."""
 
     def pressure(self, extra: int = 0) -> bool:
         """True when ``extra`` more records would pass its bounds (then a batch is not even judged)."""
@@ -42,7 +45,8 @@ class Judgement:
 class Counters:
     def __init__(self) -> None:
         self.batches = 0
-        self.accepted = 0
+        self.accepted = 0  # records answered 2xx: each durable (on the bridge's spool, or stored) by then
+        self.not_durable = 0  # requests answered 503: their records were not durable within durable_timeout_s
         self.rejected = 0
         self.overloaded = 0
         self.refused = 0  # whole requests refused: auth, limits, malformed bodies
@@ -121,10 +125,21 @@ class Intake:
                 )
         return self.record(raw)
 
-    def hand_over(self, records: list[Record]) -> None:
-        """Into the producer's keeping, all of them, or ``OverloadedError`` (429) and none."""
-        if records and not self.sink.offer_many(records):
+    async def hand_over(self, records: list[Record]) -> None:
+        """Into the producer's keeping, all of them, or ``OverloadedError`` (429) and none; returns
+        once they are durable (on its spool, or stored), else ``NotDurableError`` (503): a 2xx
+        that follows is never lost to a crash of the bridge."""
+        if not records:
+            return
+        receipt = self.sink.offer_durable(records)
+        if receipt is None:
             raise self._overloaded(len(records))
+        if not await durable(receipt, self.cfg.durable_timeout_s):
+            self.counters.not_durable += 1
+            raise NotDurableError(
+                f"{len(records)} records were not on the bridge's spool within {self.cfg.durable_timeout_s:g}s "
+                f"(core.bridge.durable_timeout_s): send again after {self.cfg.retry_after_s}s",
+                self.cfg.retry_after_s)
         self.counters.accepted += len(records)
 
     def check_room(self) -> None:
@@ -141,7 +156,7 @@ class Intake:
             self.cfg.retry_after_s,
         )
 
-    def batch(self, raws: Sequence[Any], body_bytes: int) -> Judgement:
+    async def batch(self, raws: Sequence[Any], body_bytes: int) -> Judgement:
         """Judge a batch and hand its valid records over; the counters follow.
 
         A batch the producer has no room for is refused before it is judged: under load a
@@ -149,10 +164,35 @@ class Intake:
         if self.sink.pressure(len(raws)):
             raise self._overloaded(len(raws))
         judged = self.judge(raws, body_bytes)
-        self.hand_over(judged.records)
+        await self.hand_over(judged.records)
         self.counters.batches += 1
         self.counters.rejected += len(judged.rejected)
         return judged
+
+
+async def durable(receipt: Future[bool], timeout_s: float) -> bool:
+    """Whether ``receipt`` (settled by the producer's sender thread) says True within ``timeout_s``."""
+    if receipt.done():
+        return receipt.result()
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[bool] = loop.create_future()
+
+    def wake(done: Future[bool]) -> None:  # the sender thread: hand the answer to the event loop
+        try:
+            loop.call_soon_threadsafe(_answer, waiter, done.result())
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    receipt.add_done_callback(wake)
+    try:
+        return await asyncio.wait_for(waiter, timeout_s)
+    except TimeoutError:
+        return False
+
+
+def _answer(waiter: asyncio.Future[bool], ok: bool) -> None:
+    if not waiter.done():  # not timed out meanwhile
+        waiter.set_result(ok)
 
 
 def _stamp_errors(pid: Any, seq: Any) -> list[FieldError]:

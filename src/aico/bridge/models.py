@@ -56,7 +56,7 @@ class Rejected(BaseModel):
 
 
 class BatchResult(BaseModel):
-    """Accepted records are in the producer's keeping (memory or spool) and will be stored."""
+    """Accepted records are durable (on the bridge's spool file, or stored) and will be stored."""
 
     accepted: int
     rejected: list[Rejected]
@@ -98,5 +98,6 @@ def json_body(schema: dict[str, Any], *content_types: str) -> dict[str, Any]:
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     text = {400: "bad request (encoding)", 401: "missing or wrong bearer token", 413: "a limit is passed",
-            422: "the body or record breaks the schema", 429: "the producer is full: send again after Retry-After"}
+            422: "the body or record breaks the schema", 429: "the producer is full: send again after Retry-After",
+            503: "the records were not durable on the bridge's spool in time: send again after Retry-After"}
     return {s: {"model": ErrorBody, "description": text[s]} for s in statuses}

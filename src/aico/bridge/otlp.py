@@ -24,7 +24,7 @@ from aico.otlp.decode import parse_json as parse_otlp_json
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _TYPES = {"application/x-protobuf": PROTOBUF, "application/protobuf": PROTOBUF, "application/json": JSON}
-_GRPC_CODES = {400: 3, 401: 16, 413: 8, 415: 3, 422: 3, 429: 8}  # google.rpc.Code of each refusal
+_GRPC_CODES = {400: 3, 401: 16, 413: 8, 415: 3, 422: 3, 429: 8, 503: 14}  # google.rpc.Code of each refusal
 
 router = APIRouter(dependencies=[Depends(authorize)])
 
@@ -43,7 +43,8 @@ def media_type(request: Request) -> str:
     responses={200: {"description": "ExportLogsServiceResponse (partial_success counts rejected records)"},
                400: {"description": "not an ExportLogsServiceRequest"}, 401: {"description": "no or a wrong token"},
                413: {"description": "a limit is passed"}, 415: {"description": "not protobuf or JSON"},
-               429: {"description": "the producer is full: send again after Retry-After"}},
+               429: {"description": "the producer is full: send again after Retry-After"},
+               503: {"description": "not durable on the bridge's spool in time: send again after Retry-After"}},
     openapi_extra={"requestBody": {"required": True, "content": {
         PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
         JSON: {"schema": {"type": "object", "description": "OTLP JSON ExportLogsServiceRequest"}}}}},
@@ -55,13 +56,13 @@ async def export_logs(request: Request) -> Response:
     try:
         kind = media_type(request)
         intake.check_room()
-        return _export(intake, kind, await read_body(request, intake.cfg),
-                       request.headers.get("idempotency-key"))
+        return await _export(intake, kind, await read_body(request, intake.cfg),
+                             request.headers.get("idempotency-key"))
     except AicoError as exc:
         return status_response(intake, exc, kind)
 
 
-def _export(intake: Intake, kind: str, body: bytes, idempotency_key: str | None) -> Response:
+async def _export(intake: Intake, kind: str, body: bytes, idempotency_key: str | None) -> Response:
     if kind == PROTOBUF:
         otlp, bad_ids = parse_protobuf(body)
     else:
@@ -73,7 +74,7 @@ def _export(intake: Intake, kind: str, body: bytes, idempotency_key: str | None)
     defaults = Defaults(subsystem=intake.subsystem, max_message_bytes=intake.max_message_bytes,
                         max_record_bytes=intake.max_record_bytes)
     decoded = decode(otlp, defaults, stamp_id(body, idempotency_key), bad_ids)
-    intake.hand_over(decoded.records)
+    await intake.hand_over(decoded.records)
     counters = intake.counters
     counters.otlp_requests += 1
     counters.rejected += decoded.rejected

@@ -15,12 +15,15 @@ Ctrl-C in a terminal reaches this process too: it is ignored here, the backend d
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
 import signal
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any, Protocol
 
 from aico import stderr
@@ -34,6 +37,41 @@ from aico.logging.producer import Producer
 
 PRODUCER_FIGURES = ("queued", "inflight", "spool_bytes", "acknowledged", "dropped_total",
                     "acks_bad", "acks_unknown", "ack_timeouts")
+DURABLE_STEP_MS = 5  # the relaying producer's longest idle wait: a 2xx waits for its next spool write
+SPOOL_NAME = "log_bridge"
+SPOOL_WAIT_S = 30.0  # beyond a last bridge's shutdown: its server's graceful stop and its producer's flush
+
+
+def wait_for_spool(folder: Path, timeout_s: float = SPOOL_WAIT_S) -> bool:
+    """Wait until no live process holds the spool in ``folder``; True if none does (or there is none yet).
+
+    A bridge whose backend was killed stops serving, then flushes for a while, holding its spool; the
+    next backend's bridge must take that same spool over (it holds what the last one answered 2xx
+    for), not start a second one beside it where those records would wait for some later start."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with (folder / "lock").open("a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when closed, at once
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)  # the last bridge's exit is a matter of seconds: a short poll
+        except OSError:  # no spool there yet, or not usable: the producer finds out and says so
+            return True
+
+
+def relay_settings(settings: Settings) -> Settings:
+    """``settings`` with the producer's idle wait at most ``DURABLE_STEP_MS``: a request that comes while
+    the sender waits is written (and answered) within that, not within the library's 20 ms."""
+    logging_cfg = settings.core.logging
+    producer = logging_cfg.producer
+    if producer.flush_interval_ms <= DURABLE_STEP_MS:
+        return settings
+    producer = producer.model_copy(update={"flush_interval_ms": DURABLE_STEP_MS})
+    core = settings.core.model_copy(update={"logging": logging_cfg.model_copy(update={"producer": producer})})
+    return settings.model_copy(update={"core": core})
 
 
 class Bridge:
@@ -48,7 +86,10 @@ class Bridge:
 
     def start(self) -> None:
         token = load_token(self.settings)
-        self.producer = Producer(self.settings, name="log_bridge", subsystem=self.cfg.subsystem,
+        if not wait_for_spool(self.settings.spool_dir / SPOOL_NAME):
+            stderr.say(f"the spool {SPOOL_NAME} is still held after {SPOOL_WAIT_S:g}s: using another beside it "
+                       "(what it holds is sent by the next bridge that gets it)", prefix="[aico bridge]")
+        self.producer = Producer(relay_settings(self.settings), name=SPOOL_NAME, subsystem=self.cfg.subsystem,
                                  relay_prefix=RELAY_PREFIX).start()
         app = create_app(self.settings, self.producer, token)
         self.intake = app.state.intake

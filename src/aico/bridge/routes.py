@@ -44,20 +44,21 @@ async def health() -> Health:
 
 @authorized.post(
     "/api/v1/logs", status_code=202, response_model=BatchResult, tags=["logs"],
-    responses=error_responses(400, 401, 413, 422, 429), openapi_extra=json_body(RECORD_SCHEMA, JSON),
+    responses=error_responses(400, 401, 413, 422, 429, 503), openapi_extra=json_body(RECORD_SCHEMA, JSON),
 )
 async def post_one(request: Request) -> BatchResult:
-    """One record. 202: in the producer's keeping; 422 lists the fields that are wrong."""
+    """One record. 202: on the bridge's spool (it survives a crash); 422 lists the fields that are wrong;
+    503 with Retry-After: not durable in time, send it again."""
     intake = intake_of(request)
     record = intake.single(parse_json(await read_body(request, intake.cfg)))
-    intake.hand_over([record])
+    await intake.hand_over([record])
     intake.counters.batches += 1
     return BatchResult(accepted=1, rejected=[])
 
 
 @authorized.post(
     "/api/v1/logs/batch", status_code=202, response_model=BatchResult, tags=["logs"],
-    responses=error_responses(400, 401, 413, 422, 429), openapi_extra=json_body(BATCH_SCHEMA, JSON),
+    responses=error_responses(400, 401, 413, 422, 429, 503), openapi_extra=json_body(BATCH_SCHEMA, JSON),
 )
 async def post_batch(request: Request) -> BatchResult:
     """A JSON array of records, or ``{"logs": [...]}`` (gzip welcome). Judged record by record:
@@ -67,7 +68,7 @@ async def post_batch(request: Request) -> BatchResult:
 
 @router.post(
     "/api/v1/logs/beacon", status_code=202, response_model=BatchResult, tags=["logs"],
-    responses=error_responses(400, 401, 413, 422, 429),
+    responses=error_responses(400, 401, 413, 422, 429, 503),
     openapi_extra=json_body(BATCH_SCHEMA, JSON, "text/plain"),
 )
 async def post_beacon(
@@ -86,7 +87,7 @@ async def post_beacon(
 
 @authorized.post(
     "/log", status_code=204, response_class=Response, tags=["logs"],
-    responses=error_responses(400, 401, 413, 422, 429), openapi_extra=json_body(RECORD_SCHEMA, JSON),
+    responses=error_responses(400, 401, 413, 422, 429, 503), openapi_extra=json_body(RECORD_SCHEMA, JSON),
 )
 async def post_log(request: Request) -> Response:
     """The spec's bridge endpoint: one record, 204 when taken."""
@@ -98,6 +99,6 @@ async def _batch(request: Request) -> BatchResult:
     intake = intake_of(request)
     intake.check_room()
     body = await read_body(request, intake.cfg)
-    judged = intake.batch(batch_of(parse_json(body), intake.cfg), len(body))
+    judged = await intake.batch(batch_of(parse_json(body), intake.cfg), len(body))
     return BatchResult.model_validate({"accepted": len(judged.records), "rejected": judged.rejected})
 

@@ -1,4 +1,4 @@
-"""``WS /api/v1/logs/ws``: a client streams batches, each acknowledged once in the producer's keeping.
+"""``WS /api/v1/logs/ws``: a client streams batches, each acknowledged once durable on the bridge's spool.
 
 Client to server, one JSON text message per batch::
 
@@ -7,7 +7,7 @@ Client to server, one JSON text message per batch::
 Server to client, one answer per batch, in order::
 
     {"ack": id, "accepted": n, "rejected": [{"index": i, "errors": [...]}]}   taken (rejected: never)
-    {"nack": id, "retry_after": s}                                            full: send it again later
+    {"nack": id, "retry_after": s}                                            full or not durable in time: again later
     {"error": "...", "id": id, "status": 413|422}                             refused whole: do not resend
 
 A client sends again every batch it has no ``ack`` for (after a reconnect, say); records
@@ -53,7 +53,7 @@ async def logs_ws(websocket: WebSocket) -> None:
             data = message.get("text")
             if data is None:
                 data = message.get("bytes") or b""
-            await websocket.send_json(answer(intake, data))
+            await websocket.send_json(await answer(intake, data))
     except (WebSocketDisconnect, OSError):
         return
     except Exception as exc:  # noqa: BLE001 - a bug: counted; the client gets a close frame (1011), never a dropped connection
@@ -62,7 +62,7 @@ async def logs_ws(websocket: WebSocket) -> None:
             await websocket.close(code=status.WS_1011_INTERNAL_ERROR, reason=type(exc).__name__[:100])
 
 
-def answer(intake: Intake, data: str | bytes) -> dict[str, Any]:
+async def answer(intake: Intake, data: str | bytes) -> dict[str, Any]:
     """The answer to one batch message."""
     batch_id = None
     try:
@@ -71,7 +71,7 @@ def answer(intake: Intake, data: str | bytes) -> dict[str, Any]:
             raise body_too_large(size, intake.cfg)
         value = parse_json(data)
         batch_id = value.get("id") if isinstance(value, dict) else None
-        judged = intake.batch(batch_of(value, intake.cfg), size)
+        judged = await intake.batch(batch_of(value, intake.cfg), size)
     except OverloadedError as exc:
         return {"nack": batch_id, "retry_after": exc.retry_after_s}
     except AicoError as exc:

@@ -113,6 +113,7 @@ class Bridge(_Section):
     subsystem: str = Field(min_length=1)
     origin: str = Field(min_length=1)
     retry_after_s: int = Field(ge=1)
+    durable_timeout_s: float = Field(gt=0)
     request_timeout_s: float = Field(gt=0)
     keep_alive_s: float = Field(gt=0)
 

@@ -16,6 +16,7 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 from aico.config.settings import Producer as ProducerConfig
+from aico.logging.receipts import ON_DISK, Outcome
 from aico.logging.relay import Item, OwnStamps, RelayStamps
 from aico.logging.stats import ProducerStats
 from aico.logging.transport import Transport
@@ -35,7 +36,7 @@ class Delivery(Protocol):
     linger_s: float  # what the socket may keep sending after close
     spools: bool  # whether a caller may move a full queue to the spool itself
 
-    def take(self, items: list[tuple[bytes, bytes]]) -> None: ...
+    def take(self, items: list[tuple[bytes, bytes]]) -> Outcome: ...
     def send(self, transport: Transport) -> None: ...
     def settle(self, transport: Transport, acks: list[bytes], now: float) -> None: ...
     def wants_to_send(self) -> bool: ...
@@ -107,10 +108,11 @@ class FireAndForget:
         self._next_seq = 1
         self._backlog: deque[Item] = deque()
 
-    def take(self, items: list[tuple[bytes, bytes]]) -> None:
+    def take(self, items: list[tuple[bytes, bytes]]) -> Outcome:
         for topic, payload in items:
             self._backlog.append((self._next_seq, topic, payload))
             self._next_seq += 1
+        return ON_DISK  # fire and forget: taken is all there is
 
     def send(self, transport: Transport) -> None:
         if not transport.ready() or not self._backlog:

@@ -16,11 +16,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 from aico.bus.curve import bus_keys
 from aico.config.settings import Settings
 from aico.logging.delivery import Delivery, FireAndForget
+from aico.logging.receipts import Receipts
 from aico.logging.relay import RelayStamps
 from aico.logging.reliable import Reliable
 from aico.logging.sender import Sender, TransportFactory
@@ -52,11 +54,13 @@ class Producer:
         self._queue: deque[Record] = deque()
         self._done = threading.Condition(threading.Lock())
         relay = RelayStamps(relay_prefix) if relay_prefix is not None else None
+        self.receipts = Receipts()  # durability handshake of offer_durable (receipts.py)
         self.spool: Spool | None = _open_spool(settings, name) if cfg.reliable else None
         self.delivery: Delivery
         if self.spool is not None:
             self.delivery = Reliable(self.spool, cfg, self.stats, stamps=relay, clock=clock,
-                                     requeue=self._queue.append, name=name, subsystem=self.subsystem)
+                                     requeue=self._queue.append, name=name, subsystem=self.subsystem,
+                                     receipts=self.receipts)
         else:
             self.delivery = FireAndForget(cfg, self.stats, stamps=relay)
         self.producer_id = self.delivery.producer_id
@@ -68,7 +72,8 @@ class Producer:
         factory = transport_factory or (
             lambda pid, acks: ZmqTransport(bus, pid, acks=acks, keys=bus_keys(settings), send_hwm=send_hwm))
         self._sender = Sender(self._queue, self._done, self.delivery, cfg=cfg, stats=self.stats,
-                              transport_factory=factory, clock=clock, subsystem=self.subsystem)
+                              transport_factory=factory, clock=clock, subsystem=self.subsystem,
+                              receipts=self.receipts)
 
     def start(self) -> Producer:
         self._sender.start(self.name)
@@ -106,6 +111,16 @@ class Producer:
             return False
         self._queue.extend(records)
         return True
+
+    def offer_durable(self, records: Sequence[Record]) -> Future[bool] | None:
+        """Like ``offer_many`` (None when the bounds are reached), with a receipt: True once all of
+        ``records`` survive a SIGKILL of this process (spooled on disk, or stored), False if some
+        cannot (``receipts.py``). The bridge answers 2xx only on True."""
+        if not records or self.pressure(len(records)):
+            return None
+        receipt = self.receipts.expect(records)  # before the queue: the sender may drain them at once
+        self._queue.extend(records)
+        return receipt
 
     def pressure(self, extra: int = 0) -> bool:
         """True when taking ``extra`` more records would pass the queue or spool bound."""

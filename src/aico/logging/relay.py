@@ -12,15 +12,17 @@ stamp may be in flight under several own seqs (a client sent a record again befo
 first copy was stored): one acknowledgement releases them all.
 
 A record that comes with no stamp of its own (a plain HTTP post, the producer's own drop
-notice) is stamped with the relay's id under the prefix and, as its seq, the microsecond
-clock read once per batch and counted on from there, before it is spooled: unique (a
-relay started again starts from the clock, which the last one never ran ahead of by more
-than a batch's worth of microseconds), and kept by every resend.
+notice) is stamped with the relay's id and a run id of this process under the prefix and, as
+its seq, the microsecond clock read once per batch and counted on from there (never
+backwards), before it is spooled: kept by every resend, and unique even when the wall clock
+is stepped back across a restart (the run id differs; the store keeps one copy per stamp, so a
+stamp used again would drop a new record as a duplicate).
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 
 from aico.schema import wire
@@ -66,6 +68,7 @@ class RelayStamps:
         self._own: dict[tuple[str, int], list[int]] = {}  # original stamp -> own seqs in flight
         self._stamp: dict[int, tuple[str, int]] = {}  # own seq -> original stamp
         self._last_clock_seq = 0
+        self.run = uuid.uuid4().hex[:12]  # this process's: the clock may repeat across runs
 
     def stamp(self, records: list[Record], relay_id: str) -> list[Record]:
         """``records``, each kept as it is if it carries a stamp under the prefix, else stamped by
@@ -74,7 +77,7 @@ class RelayStamps:
         One clock reading serves the whole list: its unstamped records get consecutive seqs,
         so their acknowledgement is one range, not one per record.
         """
-        own = f"{self.prefix}{relay_id}"
+        own = f"{self.prefix}{relay_id}.{self.run}"
         seq = max(self._last_clock_seq + 1, time.time_ns() // 1000)
         prefix = self.prefix
         for record in records:

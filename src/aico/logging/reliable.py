@@ -25,6 +25,7 @@ from google.protobuf.message import DecodeError
 
 from aico.config.settings import Producer as ProducerConfig
 from aico.logging.delivery import DRAIN_MAX, transmit
+from aico.logging.receipts import LOST, ON_DISK, Outcome, Receipts, spool_outcome
 from aico.logging.relay import Item, OwnStamps, RelayStamps
 from aico.logging.spool import Spool, SpoolWriteError, drop_notice
 from aico.logging.stats import ProducerStats
@@ -42,7 +43,8 @@ class Reliable:
 
     def __init__(self, spool: Spool, cfg: ProducerConfig, stats: ProducerStats, *,
                  stamps: OwnStamps | RelayStamps | None, clock: Callable[[], float],
-                 requeue: Callable[[Record], None], name: str, subsystem: str) -> None:
+                 requeue: Callable[[Record], None], name: str, subsystem: str,
+                 receipts: Receipts | None = None) -> None:
         self.spool = spool
         self.cfg = cfg
         self.stats = stats
@@ -58,17 +60,23 @@ class Reliable:
         self._unsent: dict[int, Item] = {}  # in the window, refused by a full socket
         self._last_state_save = 0.0
         self._spool_failing = False
+        self.receipts = Receipts() if receipts is None else receipts
 
     # -- taking records --------------------------------------------------------------
-    def take(self, items: list[tuple[bytes, bytes]]) -> None:
+    def take(self, items: list[tuple[bytes, bytes]]) -> Outcome:
+        """Spool ``items``; what became of them: ``ON_DISK``, ``LOST`` or the seqs held in memory."""
         spool = self.spool
+        outcome: Outcome
         try:
             written = spool.append(items)
         except SpoolWriteError as exc:  # an unexpected error (a refusing disk goes to memory): count
             written = exc.written
             self.stats.drop("spool_error", len(items) - len(written))
+            outcome = LOST
             if not written:
-                return
+                return outcome
+        else:
+            outcome = spool_outcome(spool.segments, written[0][0], written[-1][0]) if written else ON_DISK
         failing = spool.disk_error is not None and not spool.memory_only
         if failing and not self._spool_failing:  # once per failing stretch, not once per batch
             say(f"cannot write the spool: {spool.disk_error}; records are kept in memory (up to "
@@ -84,12 +92,14 @@ class Reliable:
         while len(backlog) > self.cfg.backlog:  # the rest is read back from the spool later
             backlog.pop()
         self._enforce_spool_bound()
+        return outcome
 
     def _enforce_spool_bound(self) -> None:
         lost = self.spool.enforce_bound()
         if not lost:
             return
         floor = self.spool.watermark
+        self.receipts.dropped(floor)
         for seq in self._window.forget_below(floor):
             self.stamps.forget(seq)
         while self._backlog and self._backlog[0][0] < floor:
@@ -155,6 +165,7 @@ class Reliable:
         self.send(transport)
         low = self._window.lowest()
         self.spool.advance(self._next_send if low is None else low)
+        self.receipts.settle(self.spool.watermark)
         if now - self._last_state_save > 0.5:
             self.spool.save_state()
             self._last_state_save = now

@@ -19,6 +19,7 @@ from aico.config.settings import Producer as ProducerConfig
 from aico.errors import AicoError
 from aico.logging.delivery import DRAIN_MAX, Delivery, encode
 from aico.logging.guard import infrastructure_thread
+from aico.logging.receipts import LOST, Receipts
 from aico.logging.stats import ProducerStats
 from aico.logging.transport import Transport
 from aico.schema.record import Record
@@ -30,7 +31,8 @@ TransportFactory = Callable[[str, bool], Transport]
 class Sender:
     def __init__(self, queue: deque[Record], lock: threading.Condition, delivery: Delivery, *,
                  cfg: ProducerConfig, stats: ProducerStats,
-                 transport_factory: TransportFactory, clock: Callable[[], float], subsystem: str) -> None:
+                 transport_factory: TransportFactory, clock: Callable[[], float], subsystem: str,
+                 receipts: Receipts | None = None) -> None:
         self._queue = queue
         self._done = lock
         self.delivery = delivery
@@ -43,6 +45,7 @@ class Sender:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
+        self.receipts = Receipts() if receipts is None else receipts
 
     def start(self, name: str) -> None:
         self._thread = threading.Thread(target=self._run, name=f"aico-producer-{name}", daemon=True)
@@ -71,8 +74,8 @@ class Sender:
         self.stats.produced += len(records)
         items = encode(self.stamps.stamp(records, self.delivery.producer_id), self._subsystem,
                        self.stamps, self.stats)
-        if items:
-            self.delivery.take(items)
+        # what became of them, for the receipts of offer_durable: none encoded is none durable
+        self.receipts.taken(records, self.delivery.take(items) if items else LOST)
 
     # -- the thread ------------------------------------------------------------------
     def _run(self) -> None:
@@ -85,6 +88,7 @@ class Sender:
             except Exception as exc:  # noqa: BLE001 - a bug here must not take the application down: told
                 say(f"sender stopped: {type(exc).__name__}: {exc}")
             finally:
+                self.receipts.abandon()  # nothing still waiting becomes durable in this process
                 try:
                     if transport is not None:
                         transport.close(self.delivery.linger_s)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import struct
 import time
 import uuid
@@ -47,6 +48,8 @@ from aico.schema.timestamps import now_utc
 READ_CHUNK = 1 << 18  # 256 KiB at a time when catching up from disk
 DISK_RETRY_MIN_S = 0.5
 DISK_RETRY_MAX_S = 15.0
+MAX_SEQ = 2**63 - 1
+_PRODUCER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 
 
 @dataclass
@@ -120,8 +123,8 @@ class Spool:
                 self._lock.close()
                 raise SpoolLocked(str(directory)) from None
             state = self._read_state()
-        self.producer_id: str = str(state.get("producer_id") or uuid.uuid4().hex)
-        self.watermark: int = int(str(state.get("watermark", 1)))
+        self.producer_id: str = _valid_id(state.get("producer_id")) or uuid.uuid4().hex
+        self.watermark: int = _valid_seq(state.get("watermark")) or 1
         self.segments: list[Segment] = [] if memory_only else self._scan()
         last = self.segments[-1].last_seq if self.segments else 0
         self.next_seq = max(self.watermark, last + 1)
@@ -170,10 +173,11 @@ class Spool:
     def _scan(self) -> list[Segment]:
         for tmp in self.dir.glob("seg-*.tmp"):  # a sealing cut short: its plain segment is still there
             tmp.unlink(missing_ok=True)
-        for plain in self.dir.glob("seg-*.log"):
+        for plain in (p for p in self.dir.glob("seg-*.log") if _valid_seq(p.stem[4:])):
             self._seal_plain(plain)
         segments = []
-        for path in sorted(self.dir.glob("seg-*.enc"), key=lambda p: int(p.stem[4:])):
+        named = [p for p in self.dir.glob("seg-*.enc") if _valid_seq(p.stem[4:])]  # a stray file is left alone
+        for path in sorted(named, key=lambda p: int(p.stem[4:])):
             first = int(path.stem[4:])
             last = first - 1
             items, good = self._cipher.walk(path.read_bytes(), final=False)
@@ -402,6 +406,20 @@ class Spool:
         self.save_state()
         if self._lock is not None:
             self._lock.close()
+
+
+def _valid_id(value: object) -> str | None:
+    """A producer id from the state file, or None if it is not one (a damaged or edited file)."""
+    return value if isinstance(value, str) and _PRODUCER_ID.match(value) else None
+
+
+def _valid_seq(value: object) -> int | None:
+    """A seq (1 to 2^63-1) from the state file or a segment's name, or None if it is not one."""
+    if isinstance(value, str) and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SEQ:
+        return value
+    return None
 
 
 def _shift(item: Item, offset: int) -> Item:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,10 @@ class RetentionPlugin:
         self.disk_free = self.job.free_bytes()
         self.over_cap = self.db_size > self.job.policy.max_size_bytes
         self.disk_low = self.disk_free < self.job.policy.min_free_bytes
-        if self.next_run_at is not None and self.clock.now() >= self.next_run_at:
+        now = self.clock.now()
+        if self.next_run_at is not None and self.next_run_at - now > timedelta(days=1):
+            self.next_run_at = self.job.policy.next_run(now)  # the wall clock was stepped back
+        if self.next_run_at is not None and now >= self.next_run_at:
             return "schedule"
         if self.over_cap:
             return "size_cap"
