@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from aico.store import LogStore
 from aico.store.filters import LogFilter
 
 from conftest import run_app
-from support import Backend, canonical, run_aico, stamp, wait_until
+from support import AICO, Backend, canonical, home_env, run_aico, stamp, wait_until
 
 RAW_AT = stamp(7200, offset_hours=1)  # two hours ago, written with a +01:00 offset
 
@@ -192,3 +195,25 @@ def test_plain_bus_when_curve_is_off(env: dict[str, str]) -> None:
             assert _stored_after_probe(env, pub, 20)
         finally:
             pub.close()
+
+
+def test_ctrl_c_in_a_terminal_stops_the_backend_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C reaches the backend's whole process group (its children too): it stops in order, exit 0, with
+    no traceback from a child and no child started again on the way out."""
+    env = home_env(tmp_path / "home")
+    log = tmp_path / "backend.log"
+    with log.open("w") as fh:  # a session of its own: the group's SIGINT is the terminal's Ctrl-C
+        proc = subprocess.Popen([AICO, "backend", "start"], env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        status = run_aico(env, "gateway", "status", "--wait", "60", timeout=90)
+        assert status.returncode == 0, status.stdout + status.stderr + log.read_text()
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(60) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+    out = log.read_text()
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
+    assert "starting a new one" not in out and "plugin message_bus stopped" in out, out

@@ -17,6 +17,7 @@ Run as ``python -m aico.collector.writer ENDPOINT`` with the settings as JSON on
 from __future__ import annotations
 
 import json
+import signal
 import sys
 
 import zmq
@@ -87,6 +88,9 @@ def serve(settings: Settings, endpoint: str) -> int:
 
 
 def main() -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the consumer decides when its writer stops
+    # (it commits what it holds first), so the writer takes no SIGINT of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = Settings.model_validate_json(sys.stdin.read())
     sys.exit(serve(settings, sys.argv[1]))
 
