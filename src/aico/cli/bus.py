@@ -52,5 +52,8 @@ def allow_rm(key: str = typer.Argument(..., help="The public key to stop admitti
 @allow_app.command("ls")
 def allow_ls() -> None:
     """The admitted public keys, with their notes."""
-    for key, note in allowlist.entries(_allow_file()):
+    entries = allowlist.entries(_allow_file())
+    for key, note in entries:
         console().print(f"{key}  {note}".rstrip())
+    if not entries:  # said on stderr: the list itself (stdout) stays empty for scripts
+        console(stderr=True).print("no other machine's key is admitted (aico bus allow add KEY [NOTE])")
