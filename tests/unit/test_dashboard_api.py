@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from aico.config import Settings, load_settings
 from aico.dashboard.plugin import LogDashboardPlugin
 from aico.errors import BackendError
+from aico.schema.timestamps import format_utc, parse_utc
 from aico.store import LogStore
 from aico.store.filters import LogFilter
 from aico.store.repository import Reject
@@ -376,3 +378,16 @@ def test_login_codes_are_kept_hashed_and_bounded(tmp_path: Path) -> None:
     assert not logins.redeem(settings, codes[-2], now=now + 70)
     fresh = logins.mint(settings, now=now + 71)
     assert logins.redeem(settings, fresh, now=now + 72)
+
+
+def test_the_bars_aligned_to_their_width_never_pass_the_cap() -> None:
+    """Ten minutes not aligned to 5 s took 121 bars of 5 s (the first bar starts before ``since``):
+    the width is chosen on the aligned bars' number, for any start within the width."""
+    from aico.dashboard.histogram import MAX_BUCKETS, bucket_width
+
+    for offset_ms in (0, 1, 2500, 4999, 59_999):
+        since = parse_utc("2026-01-01T00:00:00Z") + timedelta(milliseconds=offset_ms)
+        until = since + timedelta(minutes=10)
+        width = bucket_width(format_utc(since), format_utc(until))
+        first = since.timestamp() // width * width
+        assert -(-(until.timestamp() - first) // width) <= MAX_BUCKETS, (offset_ms, width)

@@ -9,6 +9,7 @@ a timestamp prefix in SQL; with ``grep`` (a Python regex), rows read here, at mo
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,9 +32,12 @@ TIME_LEVEL_INDEX = "ix_logs_id_time_level"
 
 
 def bucket_width(since: str, until: str) -> int:
-    span = (parse_utc(until) - parse_utc(since)).total_seconds()
+    """The smallest width whose bars, aligned to it (the first starts at or before ``since``), number
+    at most ``MAX_BUCKETS`` up to ``until``."""
+    end = parse_utc(until)
     for width in WIDTHS:
-        if span / width <= MAX_BUCKETS:
+        first = _bucket_start(parse_utc(since), width)
+        if math.ceil((end - first).total_seconds() / width) <= MAX_BUCKETS:
             return width
     return WIDTHS[-1]
 
