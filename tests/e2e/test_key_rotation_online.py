@@ -143,3 +143,16 @@ def test_a_backend_killed_at_any_point_of_an_online_rotation_leaves_a_store_that
         backend.stop()
     assert run_aico(env, "keys", "rotate", "db").returncode == 0
     assert not list(settings.keys_dir.glob("db.next*"))
+
+
+def test_rotating_the_privacy_key_replaces_it_and_says_pseudonyms_change(
+        env: dict[str, str], settings: Settings) -> None:
+    """`rotate privacy`: a new HMAC key, a line saying every pseudonym changes; from the environment it is refused."""
+    settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (settings.keys_dir / "privacy.key").write_text("a" * 64 + "\n")
+    done = run_aico(env, "keys", "rotate", "privacy")
+    assert done.returncode == 0 and "every pseudonym changes" in done.stderr, done.stderr
+    assert (settings.keys_dir / "privacy.key").read_text().strip() not in ("", "a" * 64)
+    assert (settings.keys_dir / "privacy.key").stat().st_mode & 0o777 == 0o600
+    refused = run_aico({**env, "AICO_PRIVACY_KEY": "b" * 64}, "keys", "rotate", "privacy")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1

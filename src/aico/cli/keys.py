@@ -49,7 +49,8 @@ def import_cmd(
 
 
 @app.command()
-def rotate(key: str = typer.Argument(..., help="database, archives, analytics, bus, bridge-token or dashboard-token."),
+def rotate(key: str = typer.Argument(..., help="database, archives, analytics, privacy, bus, bridge-token, "
+                                                "dashboard-token."),
            timeout: float = typer.Option(300.0, "--timeout", metavar="SECONDS",
                                          help="database, backend running: how long to wait for its answer."),
            ) -> None:
