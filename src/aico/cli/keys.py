@@ -49,7 +49,7 @@ def import_cmd(
 
 
 @app.command()
-def rotate(key: str = typer.Argument(..., help="database, archives, analytics, privacy, bus, bridge-token, "
+def rotate(key: str = typer.Argument(..., help="database, archives, analytics, privacy, spool, bus, bridge-token, "
                                                 "dashboard-token."),
            timeout: float = typer.Option(300.0, "--timeout", metavar="SECONDS",
                                          help="database, backend running: how long to wait for its answer."),
@@ -73,6 +73,12 @@ def rotate(key: str = typer.Argument(..., help="database, archives, analytics, p
         old, new, unreadable = rotate_archives(s)
         if unreadable:
             console(stderr=True).print(f"aico: left as they were (they open with neither key): {', '.join(unreadable)}")
+    elif label == "spool":
+        from aico.keyset.spool_rotation import rotate_spool
+
+        old, new = rotate_spool(s)
+        console(stderr=True).print("aico: applications that log seal under the old spool key until they restart; "
+                                   "it is kept as the previous key, still read")
     else:
         from aico.keyset.replace import rotate_other
 
