@@ -49,16 +49,20 @@ def import_cmd(
 
 
 @app.command()
-def rotate(key: str = typer.Argument(..., help="database, archives, analytics, bus, bridge-token or dashboard-token.")
+def rotate(key: str = typer.Argument(..., help="database, archives, analytics, privacy, spool, bus, bridge-token, "
+                                                "dashboard-token."),
+           timeout: float = typer.Option(300.0, "--timeout", metavar="SECONDS",
+                                         help="database, backend running: how long to wait for its answer."),
            ) -> None:
-    """Replace KEY with a new one and re-encrypt what it protects, crash-safely (the backend stopped)."""
+    """Replace KEY with a new one and re-encrypt what it protects, crash-safely (the database also with
+    the backend running: its store writer re-keys it)."""
     from aico.keyset.inventory import spec
-    from aico.keyset.rotation import rotate_db
+    from aico.keyset.rotation import rotate_db_anyhow
 
     s = settings()
     label = spec(key).label
     if label == "database":
-        old, new = rotate_db(s)
+        old, new = rotate_db_anyhow(s, timeout=timeout)
     elif label == "analytics":
         from aico.keyset.analytics_rotation import rotate_analytics
 
@@ -69,6 +73,12 @@ def rotate(key: str = typer.Argument(..., help="database, archives, analytics, b
         old, new, unreadable = rotate_archives(s)
         if unreadable:
             console(stderr=True).print(f"aico: left as they were (they open with neither key): {', '.join(unreadable)}")
+    elif label == "spool":
+        from aico.keyset.spool_rotation import rotate_spool
+
+        old, new = rotate_spool(s)
+        console(stderr=True).print("aico: applications that log seal under the old spool key until they restart; "
+                                   "it is kept as the previous key, still read")
     else:
         from aico.keyset.replace import rotate_other
 

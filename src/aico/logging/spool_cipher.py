@@ -15,7 +15,10 @@ frames after it are still read. Both are counted by the spool, never raised. (On
 batch, not per record: a seal costs about 4 us on the reference machine, whatever its size.)
 
 The key is the ``spool`` key, kept like the other keys (environment ``AICO_SPOOL_KEY``, the OS
-keyring, or ``$AICO_HOME/keys/spool.key``), made on first use.
+keyring, or ``$AICO_HOME/keys/spool.key``), made on first use. After ``aico keys rotate spool``
+the key before it is kept as ``spool.prev``: frames are sealed under the current key and opened
+under either, so what was spooled before the rotation (or by a process started before it) is
+still replayed.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ TAG = 16
 MAX_BODY = 1 << 30
 SPOOL_KEY = "spool"
 SPOOL_KEY_ENV = "AICO_SPOOL_KEY"
+PREVIOUS_KEY = "spool.prev"
 _RECORD = struct.Struct("<HI")  # topic length, payload length
 FRAME_OVERHEAD = HEADER.size + NONCE + TAG
 RECORD_OVERHEAD = _RECORD.size
@@ -67,8 +71,19 @@ def key_bytes(text: str) -> bytes:
 
 
 class SpoolCipher:
-    def __init__(self, key: bytes) -> None:
+    """Seals under ``key``; opens under ``key``, then each of ``previous`` (keys rotated away)."""
+
+    def __init__(self, key: bytes, previous: tuple[bytes, ...] = ()) -> None:
         self._aead = AESGCM(key)
+        self._openers = (self._aead, *(AESGCM(k) for k in previous if k != key))
+
+    def _open(self, body: bytes, associated: bytes) -> bytes:
+        for aead in self._openers[:-1]:
+            try:
+                return aead.decrypt(body[:NONCE], body[NONCE:], associated)
+            except InvalidTag:
+                continue
+        return self._openers[-1].decrypt(body[:NONCE], body[NONCE:], associated)
 
     def seal(self, items: list[tuple[bytes, bytes]], first_seq: int) -> bytes:
         """One frame holding ``items`` (topic, payload), numbered from ``first_seq``."""
@@ -92,8 +107,7 @@ class SpoolCipher:
             else:
                 body = data[start + HEADER.size : end]
                 try:
-                    out.extend(_records(self._aead.decrypt(body[:NONCE], body[NONCE:], data[start : start + 20]),
-                                        first, count, start, end))
+                    out.extend(_records(self._open(body, data[start : start + 20]), first, count, start, end))
                 except (InvalidTag, ValueError, struct.error):
                     out.append(Item(first + count - 1, False, b"", b"", start, end))
             pos = end
@@ -164,10 +178,12 @@ def _headers(data: bytes, *, final: bool) -> Iterator[tuple[int, int, int, int]]
 def spool_cipher(settings: Settings) -> SpoolCipher:
     """The cipher under this home's spool key (made on first use). A key that cannot be read or
     kept gives a key for this process only, said on stderr: what it spools is lost at a restart."""
-    from aico.keys import load_key  # the keys module imports nothing of the store itself
+    from aico.keys import find_key, load_key  # the keys module imports nothing of the store itself
 
     try:
-        return SpoolCipher(key_bytes(load_key(settings, SPOOL_KEY, create=True, env_var=SPOOL_KEY_ENV)))
+        key = key_bytes(load_key(settings, SPOOL_KEY, create=True, env_var=SPOOL_KEY_ENV))
+        previous = find_key(settings, PREVIOUS_KEY, None)
+        return SpoolCipher(key, (key_bytes(previous[1]),) if previous else ())
     except Exception as exc:  # noqa: BLE001 - the logging call never fails: a key for this process only
         sys.stderr.write(f"aico: cannot read or keep the spool key ({exc}); this process spools under a "
                          "key of its own, and what it spools does not survive a restart\n")
