@@ -41,6 +41,11 @@ def examples(full: int) -> int:
     return max(1, full * hypothesis_settings.default.max_examples // FULL_EXAMPLES)
 
 
+def fast_tier() -> bool:
+    """True under the "check" hypothesis profile (make check), false under "full" (make test)."""
+    return hypothesis_settings.default.max_examples < FULL_EXAMPLES
+
+
 def canonical(text: str) -> str:
     """The stored form of an ISO-8601 time: UTC, microseconds, ``Z``."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -16,7 +16,7 @@ from aico.bridge.app import create_app
 from aico.config import load_settings
 
 from bridge_support import TOKEN, MemorySink, served
-from support import examples
+from support import examples, fast_tier
 
 # OTLP protobuf bodies for POST /v1/logs: a valid request, an empty one, or any bytes
 schemathesis.openapi.media_type("application/x-protobuf", st.sampled_from([
@@ -25,6 +25,9 @@ schemathesis.openapi.media_type("application/x-protobuf", st.sampled_from([
 SCHEMA = schemathesis.openapi.from_dict(
     create_app(load_settings(home=Path(tempfile.gettempdir()), env={}), MemorySink(), TOKEN).openapi()
 )
+# make check's profile: the generated cases only; schemathesis's coverage phase (its deterministic cases at every
+# schema boundary, most of this test's time) runs in make test.
+SCHEMA.config.phases.coverage.enabled = not fast_tier()
 
 
 @pytest.fixture(scope="module")
