@@ -1,4 +1,10 @@
-"""Shared fixtures: every test gets its own AICO_HOME and its own free ports."""
+"""Shared fixtures: every test gets its own AICO_HOME and its own free ports; the hypothesis profiles.
+
+Profiles: ``full`` (the default: what ``make test`` runs) and ``check`` (``make check``: a tenth of the
+examples, no deadline), chosen with ``HYPOTHESIS_PROFILE=check`` or ``--hypothesis-profile=check``. A test
+that runs more (or fewer) examples than the profile's own says so with ``support.examples(n)``: n under
+``full``, a tenth of n under ``check``.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from aico.config import Settings, load_settings
 
-from support import home_env
+from support import CHECK_EXAMPLES, FULL_EXAMPLES, home_env
+
+hypothesis_settings.register_profile("full", max_examples=FULL_EXAMPLES)  # hypothesis's defaults: today's numbers
+hypothesis_settings.register_profile("check", max_examples=CHECK_EXAMPLES, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "full"))
 
 
 @pytest.fixture

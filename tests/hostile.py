@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from aico.schema.log_entry_pb2 import LogEntry
 
+from support import examples as scaled
 from support import stamp
 
 LONG = int(os.environ.get("AICO_FUZZ_EXAMPLES") or 0)
@@ -22,7 +23,7 @@ LONG = int(os.environ.get("AICO_FUZZ_EXAMPLES") or 0)
 
 def fuzz(examples: int = 25, **more: Any) -> settings:
     """Hypothesis settings of the campaign: bounded examples, no deadline (the machine is shared)."""
-    return settings(max_examples=LONG or examples, deadline=None, derandomize=False, print_blob=True,
+    return settings(max_examples=LONG or scaled(examples), deadline=None, derandomize=False, print_blob=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                            HealthCheck.data_too_large], **more)
 

@@ -13,7 +13,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hypothesis import settings as hypothesis_settings
+
 T = TypeVar("T")
+FULL_EXAMPLES = 100  # examples per property test under the "full" hypothesis profile (tests/conftest.py)
+CHECK_EXAMPLES = 10  # and under "check", the fast tier
 VENV_BIN = Path(sys.executable).parent
 AICO = str(VENV_BIN / "aico")
 
@@ -27,6 +31,19 @@ def stamp(seconds_ago: float = 0.0, *, offset_hours: float = 0.0) -> str:
     zone = timezone(timedelta(hours=offset_hours)) if offset_hours else UTC
     when = datetime.now(UTC) - timedelta(seconds=seconds_ago)
     return when.astimezone(zone).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def examples(full: int) -> int:
+    """Examples for a property test that runs ``full`` under the "full" profile: scaled to the loaded profile.
+
+    Read when the test module is imported, after tests/conftest.py (and ``--hypothesis-profile``) chose it.
+    """
+    return max(1, full * hypothesis_settings.default.max_examples // FULL_EXAMPLES)
+
+
+def fast_tier() -> bool:
+    """True under the "check" hypothesis profile (make check), false under "full" (make test)."""
+    return hypothesis_settings.default.max_examples < FULL_EXAMPLES
 
 
 def canonical(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from aico.schema.timestamps import format_utc
 from aico.store.repository import LogStore
 
 import etl_data
+from support import home_env
 
 pytestmark = pytest.mark.clock  # run again with the clock a year off (make test-clock)
 
@@ -29,10 +31,13 @@ def one_duckdb_thread(env: dict[str, str]) -> None:
     env["AICO_CORE__ANALYTICS__THREADS"] = "1"
 
 
+SMALL = {"AICO_CORE__ANALYTICS__CHUNK_SIZE": "100", "AICO_CORE__ANALYTICS__PROMOTE_MIN_RECORDS": "20"}
+
+
 @pytest.fixture
 def asettings(env: dict[str, str], settings: Settings) -> Settings:
     """Small chunks (several transactions per run) and promotion thresholds that fit the test data."""
-    env.update({"AICO_CORE__ANALYTICS__CHUNK_SIZE": "100", "AICO_CORE__ANALYTICS__PROMOTE_MIN_RECORDS": "20"})
+    env.update(SMALL)
     return load_settings(env=env)
 
 
@@ -58,11 +63,23 @@ def rollups(settings: Settings) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def loaded(asettings: Settings) -> tuple[Settings, list[dict[str, Any]], etl.EtlResult]:
+@pytest.fixture(scope="module")
+def loaded_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]], etl.EtlResult]:
+    """One home with the records stored and a first ETL run, made once: each test gets a copy of it."""
+    env = home_env(tmp_path_factory.mktemp("etl") / "home", AICO_CORE__ANALYTICS__THREADS="1", **SMALL)
+    settings = load_settings(env=env)
     raws = etl_data.raw_records() + etl_data.old_records()
-    etl_data.store_records(asettings, raws)
-    return asettings, raws, run_etl(asettings)
+    etl_data.store_records(settings, raws)
+    return settings.home, raws, run_etl(settings)
+
+
+@pytest.fixture
+def loaded(asettings: Settings, loaded_home: tuple[Path, list[dict[str, Any]], etl.EtlResult]
+           ) -> tuple[Settings, list[dict[str, Any]], etl.EtlResult]:
+    """The test's own home holding a copy of the loaded one (its store, keys and analytics file)."""
+    home, raws, result = loaded_home
+    shutil.copytree(home, asettings.home, dirs_exist_ok=True)
+    return asettings, raws, result
 
 
 def test_records_are_typed_flattened_and_scrubbed(loaded: tuple[Settings, list[dict[str, Any]], Any]) -> None:

@@ -16,6 +16,7 @@ from aico.bridge.app import create_app
 from aico.config import load_settings
 
 from bridge_support import TOKEN, MemorySink, served
+from support import examples, fast_tier
 
 # OTLP protobuf bodies for POST /v1/logs: a valid request, an empty one, or any bytes
 schemathesis.openapi.media_type("application/x-protobuf", st.sampled_from([
@@ -24,6 +25,9 @@ schemathesis.openapi.media_type("application/x-protobuf", st.sampled_from([
 SCHEMA = schemathesis.openapi.from_dict(
     create_app(load_settings(home=Path(tempfile.gettempdir()), env={}), MemorySink(), TOKEN).openapi()
 )
+# make check's profile: the generated cases only; schemathesis's coverage phase (its deterministic cases at every
+# schema boundary, most of this test's time) runs in make test.
+SCHEMA.config.phases.coverage.enabled = not fast_tier()
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +37,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @SCHEMA.parametrize()
-@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(50), deadline=None, suppress_health_check=list(HealthCheck))
 def test_bridge_conforms_to_its_schema(case: schemathesis.Case, base_url: str) -> None:
     """Generated requests (with the token) never get a 5xx or a response its schema does not describe.
 

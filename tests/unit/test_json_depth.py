@@ -19,6 +19,7 @@ from aico.schema import wire
 from aico.schema.jsondepth import DEPTH_MESSAGE, MAX_JSON_DEPTH, cut_deeper_than, json_depth, value_depth
 
 from bridge_support import TOKEN, MemorySink, record, served
+from support import examples
 
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 DEPTHS = (MAX_JSON_DEPTH + 1, 1100, 200_000)
@@ -39,7 +40,7 @@ json_values = st.recursive(st.none() | st.integers() | st.text(alphabet='[]{}"\\
 
 
 @given(json_values)
-@hsettings(max_examples=100, deadline=None)
+@hsettings(max_examples=examples(100), deadline=None)
 def test_the_byte_scan_counts_depth_as_the_parser_sees_it(value: object) -> None:
     """json_depth on the text equals the depth of the parsed value, brackets inside strings not counted."""
     text = json.dumps(value)

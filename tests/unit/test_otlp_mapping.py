@@ -16,10 +16,10 @@ from aico.otlp.decode import Defaults, decode, parse_json, parse_protobuf
 from aico.otlp.encode import encode
 from aico.schema.record import COLUMNS, loads, normalize
 
-from support import stamp
+from support import examples, stamp
 
 pytestmark = pytest.mark.clock  # records stamped relative to now
-EXAMPLES = int(os.environ.get("AICO_HYPOTHESIS_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("AICO_HYPOTHESIS_EXAMPLES") or examples(60))
 RESERVED = {*names.FUNCTION, *names.FILE, *names.LINE, names.USER_ID, names.SESSION_ID, names.EXCEPTION_TYPE,
             names.EXCEPTION_MESSAGE, names.EXCEPTION_STACK, names.SPAN_ID, names.TRACE_FLAGS, names.EVENT_NAME,
             names.RESOURCE, names.SCOPE_VERSION}

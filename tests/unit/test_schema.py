@@ -19,6 +19,8 @@ from aico.schema.record import loads
 from aico.schema.timestamps import normalize_timestamp
 from aico.store.writer import encode_rows
 
+from support import examples
+
 BASE = {"timestamp": "2026-11-21T04:00:00Z", "level": "INFO", "module": "m", "function": "f",
         "topic": "t", "message": "hello"}
 
@@ -120,7 +122,7 @@ def test_malformed_payloads_are_validation_errors(payload: bytes) -> None:
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=200)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     message=st.text(st.characters(exclude_categories=("Cs",)), max_size=2000),
     module=text.filter(lambda s: s.strip() != ""),

@@ -23,6 +23,8 @@ from aico.store.filters import LogFilter, matches
 from aico.store.textquery import parse_text_query
 from aico.store.writer import INSERT_BATCH_SQL
 
+from support import examples
+
 
 def rec(i: int, second: int, message: str = "", **over: object) -> dict:
     base = {"timestamp": f"2026-11-21T04:{second // 60:02d}:{second % 60:02d}Z", "level": "INFO", "module": "m",
@@ -145,7 +147,7 @@ query = st.recursive(term, lambda q: st.tuples(q, st.sampled_from([" ", " AND ",
     lambda t: f"({t[0]}{t[1]}{t[2]})"), max_leaves=5)
 
 
-@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=query)
 def test_fts5_and_python_agree_on_any_query(store: LogStore, text: str) -> None:
     """For generated queries, FTS5 in the store and the Python evaluator pick the same messages."""
