@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from aico.config import Settings
+from aico.config.private import tighten
 from aico.schema import normalize
 from aico.store import LogStore
 
@@ -29,6 +30,7 @@ def home(settings: Settings, env: dict[str, str]) -> Iterator[dict[str, str]]:
     with LogStore.open(settings, writer=True) as store:
         store.insert_batch([normalize({"timestamp": stamp(60 - i), "level": "INFO", "module": "m", "function": "f",
                                        "topic": "t", "message": f"record {i}"}) for i in range(3)])
+    tighten(settings.home)  # made here under the test's umask: as the backend makes it, so it says nothing of modes
     yield env
 
 
