@@ -4,8 +4,7 @@ The store writer process owns the only write connection, so with the backend run
 rekey is done there (``collector/writer.py``, command ``K``). The channel is three files in
 ``$AICO_HOME/run/`` (0700), no socket to secure:
 
-    rekey-db.request      {"id", "until"}  written by ``aico keys rotate db``, taken by the consumer
-                          (past ``until`` nobody waits for it: a leftover is dropped, not run)
+    rekey-db.request      {"id": ...}  written by ``aico keys rotate db``, taken by the consumer
     rekey-db.<id>.result  {"old", "new"} or {"error"}  written by the consumer once the writer answered
     rekey-db.active       present while the writer waits for readers and re-keys: read pools
                           (the dashboard's) close their idle connections and wait until it goes
@@ -76,7 +75,7 @@ def ask_backend(settings: Settings, timeout: float) -> tuple[str, str]:
     _run(settings)
     request_id = secrets.token_hex(8)
     result = _result_path(settings, request_id)
-    _write(request_path(settings), {"id": request_id, "until": time.time() + timeout})
+    _write(request_path(settings), {"id": request_id})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -106,11 +105,6 @@ def take_request(settings: Settings) -> str | None:
     finally:
         with contextlib.suppress(OSError):
             path.unlink(missing_ok=True)
-    try:
-        if float(doc["until"]) < time.time():
-            return None  # its command gave up waiting (or was killed): not run later by surprise
-    except (KeyError, TypeError, ValueError):
-        return None
     return str(doc.get("id") or "") or None
 
 
