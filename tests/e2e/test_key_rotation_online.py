@@ -103,7 +103,7 @@ def test_rotating_with_a_reader_holding_the_store_fails_in_one_line_and_leaves_i
 def test_a_backend_killed_at_any_point_of_an_online_rotation_leaves_a_store_that_opens_whole(
         env: dict[str, str], settings: Settings) -> None:
     """SIGKILL of the backend (and its writer) at seeded random points of an online rekey: the store opens, whole."""
-    seed_days(settings, datetime.now(UTC), 2, 5000)
+    seed_days(settings, datetime.now(UTC), 2, 10000)
     seed = campaign_seed()
     rng = random.Random(seed)
     backend = Backend(env, *ONLY_CONSUMER).start()
@@ -113,7 +113,7 @@ def test_a_backend_killed_at_any_point_of_an_online_rotation_leaves_a_store_that
     print(f"whole online rotation {whole:.2f} s")
     expected = 0
     try:
-        for round_ in range(3):
+        for round_ in range(4):
             name = f"kill-{round_}"
             app = App(env, "--records", "400", "--rate", "800", "--name", name, "--flush", "90",
                       "--marker", f" [{name}]")
@@ -138,7 +138,7 @@ def test_a_backend_killed_at_any_point_of_an_online_rotation_leaves_a_store_that
                 app.kill()
             expected += 400
             assert stored_i(settings, name) == (400, 400), where
-        assert run_aico(env, "logs", "count").stdout.strip() == str(10000 + expected)
+        assert run_aico(env, "logs", "count").stdout.strip() == str(20000 + expected)
     finally:
         backend.stop()
     assert run_aico(env, "keys", "rotate", "db").returncode == 0
