@@ -49,20 +49,17 @@ def import_cmd(
 
 
 @app.command()
-def rotate(key: str = typer.Argument(..., help="database, archives, analytics, privacy, spool, bus, bridge-token, "
+def rotate(key: str = typer.Argument(..., help="database, archives, analytics, privacy, spool, bus, bridge-token or "
                                                 "dashboard-token."),
-           timeout: float = typer.Option(300.0, "--timeout", metavar="SECONDS",
-                                         help="database, backend running: how long to wait for its answer."),
            ) -> None:
-    """Replace KEY with a new one and re-encrypt what it protects, crash-safely (the database also with
-    the backend running: its store writer re-keys it)."""
+    """Replace KEY with a new one and re-encrypt what it protects, crash-safely (the backend stopped)."""
     from aico.keyset.inventory import spec
-    from aico.keyset.rotation import rotate_db_anyhow
+    from aico.keyset.rotation import rotate_db
 
     s = settings()
     label = spec(key).label
     if label == "database":
-        old, new = rotate_db_anyhow(s, timeout=timeout)
+        old, new = rotate_db(s)
     elif label == "analytics":
         from aico.keyset.analytics_rotation import rotate_analytics
 

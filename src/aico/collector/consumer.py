@@ -8,9 +8,7 @@ the writer is busy. A payload that fails validation goes, with its reason, to th
 ``rejects`` table; it never stops the loop or the records around it. Records are
 acknowledged to their producers only once committed. If the store cannot write (a full
 disk), the batch is kept and retried, nothing is acknowledged, and intake pauses once
-enough is held, so producers keep (and later resend) what was not stored. A key rotation
-asked for by ``aico keys rotate db`` (``keyset/online.py``) is the writer's too: the consumer
-hands it nothing else until it answers, holding batches as for a full disk.
+enough is held, so producers keep (and later resend) what was not stored.
 
 Nothing here logs through ``aico.logging``: this thread is marked as logging
 infrastructure, and its own messages go to stderr.
@@ -31,7 +29,6 @@ from aico.bus.curve import bus_keys
 from aico.collector.writer_client import WriterClient, WriterReply
 from aico.config.settings import Settings
 from aico.errors import AicoError, BackendError, ValidationError
-from aico.keyset import online
 from aico.logging.guard import infrastructure_thread
 from aico.privacy.ingest import IngestPolicy
 from aico.schema import wire
@@ -102,8 +99,6 @@ class LogConsumer:
         self._retry: deque[list[Row]] = deque()  # record batches the writer could not store yet
         self._ids = itertools.count(1)
         self._next_retry = 0.0
-        self._rekey: str | None = None  # a rekey request taken, not answered yet
-        self._rekey_sent = False
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -172,10 +167,8 @@ class LogConsumer:
                 self._receive(sub)
             self._dispatch(writer, stopping)
             self.counters.pending = self._held()
-            if stopping and self._rekey is not None and not self._rekey_sent:
-                self._answer_rekey({"error": "the backend is stopping: run the rotation again once it is stopped"})
             if stopping and not self._pending and not self._rejects and not self._at_writer and \
-                    self._rekey is None and (not self._retry or self.counters.last_error):
+                    (not self._retry or self.counters.last_error):
                 if self._retry:
                     say(f"stopping with {self._held()} records not stored ({self.counters.last_error}); "
                         "producers will send them again", prefix=_PREFIX)
@@ -185,16 +178,12 @@ class LogConsumer:
                 next_alive_check = now + ALIVE_CHECK_S
                 if not writer.alive():
                     self._writer_died(writer)
-                if self._rekey is None and not stopping:
-                    self._rekey = online.take_request(self.settings)
 
     def _timeout(self, stopping: bool) -> int:
         """How long to wait for the bus or the writer: until the next batch is due, if the writer can take it."""
         if stopping:
             return 10
         now = time.monotonic()
-        if self._rekey is not None:
-            return int(ALIVE_CHECK_S * 1000)
         if self._retry and len(self._at_writer) < MAX_AT_WRITER:
             return max(0, int((self._next_retry - now) * 1000))
         if self._pending and not self._at_writer:
@@ -243,12 +232,6 @@ class LogConsumer:
     def _dispatch(self, writer: WriterClient, stopping: bool) -> None:
         """Hand due batches to the writer, at most ``MAX_AT_WRITER`` at a time."""
         now = time.monotonic()
-        if self._rekey is not None:
-            if not self._at_writer and not self._rekey_sent:
-                say("re-keying the store: writes wait until it is done", prefix=_PREFIX)
-                writer.send_rekey(self._rekey.encode(), online.READERS_WAIT_S)
-                self._rekey_sent = True
-            return
         if self._rejects:
             batch_id = self._new_id()
             writer.send_rejects(batch_id, self._rejects)
@@ -273,16 +256,7 @@ class LogConsumer:
     def _new_id(self) -> bytes:
         return next(self._ids).to_bytes(8, "big")
 
-    def _answer_rekey(self, outcome: dict[str, str]) -> None:
-        if self._rekey is not None:
-            online.answer(self.settings, self._rekey, outcome)
-            say(f"re-keying the store: {outcome.get('error') or 'done'}", prefix=_PREFIX)
-        self._rekey, self._rekey_sent = None, False
-
     def _on_reply(self, reply: WriterReply, acks: zmq.Socket[bytes]) -> None:
-        if reply.rekey is not None:
-            self._answer_rekey(reply.rekey)
-            return
         entry = self._at_writer.pop(reply.batch_id, None)
         if entry is None:
             return
@@ -317,9 +291,6 @@ class LogConsumer:
             if kind == "records":
                 self._retry.append(records)
         self._at_writer.clear()
-        if self._rekey_sent:
-            self._answer_rekey({"error": "the store writer exited while re-keying; the store opens with the old "
-                                         "or the new key (aico keys status tells which)"})
         try:
             writer.restart()
         except AicoError as exc:

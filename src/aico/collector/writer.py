@@ -6,11 +6,9 @@ while this process commits batch k. They talk over a ZeroMQ PAIR socket on ``ipc
 
     collector -> writer   [b"B", id, rows JSON, row count]     a batch of records to store
                           [b"J", id, topic, payload, reason...] rejected payloads to keep
-                          [b"K", id, readers wait in s]         re-key the store (keyset/online.py)
                           [b"Q"]                                finish and exit
     writer -> collector   [b"R", id, b'{"stored": n, "duplicates": d}']
                           [b"E", id, error text]                nothing was stored; retry later
-                          [b"K", id, b'{"old", "new"}' | b'{"error"}']  the rekey done, or why not
                           [b"S", b"ready" | error text]         once, after opening the store
 
 Run as ``python -m aico.collector.writer ENDPOINT`` with the settings as JSON on stdin.
@@ -42,26 +40,6 @@ def store_rows(store: LogStore, rows: bytes, count: int | None, *, single: bool)
     return InsertResult(sum(r.stored for r in results), sum(r.duplicates for r in results))
 
 
-def rekey(settings: Settings, store: LogStore, readers_wait: float) -> tuple[LogStore, dict[str, str]]:
-    """Close the write connection, re-key the store (``keyset/rotation.py``), open it again.
-
-    The consumer sends nothing else meanwhile. Readers are asked away by the marker of
-    ``keyset/online.py``; if they stay, the store is left as it was and the answer says why.
-    """
-    from aico.keyset.online import readers_asked_away
-    from aico.keyset.rotation import rotate_db
-
-    store.close()
-    outcome: dict[str, str]
-    try:
-        with readers_asked_away(settings):
-            old, new = rotate_db(settings, readers_wait=readers_wait)
-        outcome = {"old": old, "new": new}
-    except AicoError as exc:
-        outcome = {"error": str(exc)}
-    return LogStore.open(settings, writer=True), outcome
-
-
 def serve(settings: Settings, endpoint: str) -> int:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PAIR)
@@ -87,10 +65,6 @@ def serve(settings: Settings, endpoint: str) -> int:
             if kind == b"Q":
                 return 0
             batch_id = frames[1]
-            if kind == b"K":
-                store, outcome = rekey(settings, store, float(frames[2]))
-                sock.send_multipart([b"K", batch_id, json.dumps(outcome).encode()])
-                continue
             try:
                 if kind == b"B":
                     count = int(frames[3]) if len(frames) > 3 else None

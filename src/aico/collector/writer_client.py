@@ -27,7 +27,6 @@ class WriterReply:
     duplicates: int = 0
     error: str | None = None
     pruned: int = 0
-    rekey: dict[str, str] | None = None  # the answer to ``send_rekey``
 
 
 class WriterClient:
@@ -76,9 +75,6 @@ class WriterClient:
             frames += [r.topic or b"", r.prefix, r.reason.encode(), str(r.size).encode(), r.sha256.encode()]
         self._send(frames)
 
-    def send_rekey(self, request_id: bytes, readers_wait: float) -> None:
-        self._send([b"K", request_id, str(readers_wait).encode()])
-
     def _send(self, frames: list[bytes]) -> None:
         """Send to the writer, never blocking on a dead one: a PAIR socket whose peer is gone blocks a send
         for ever (a SIGKILLed writer hung the collector). Unsent, the batch stays with the caller, which
@@ -101,8 +97,6 @@ class WriterClient:
             if frames[0] == b"R":
                 figures = json.loads(frames[2])
                 yield WriterReply(frames[1], figures["stored"], figures["duplicates"], pruned=figures.get("pruned", 0))
-            elif frames[0] == b"K":
-                yield WriterReply(frames[1], rekey=json.loads(frames[2]))
             elif frames[0] == b"E":
                 yield WriterReply(frames[1], error=frames[2].decode("utf-8", "replace"))
 

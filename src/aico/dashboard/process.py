@@ -37,7 +37,6 @@ class Dashboard:
         if self.server is not None:
             self.server.stop()
         if self.app is not None:
-            self.app.state.pool.stopped.set()
             self.app.state.pool.close()
 
     def status(self) -> dict[str, Any]:

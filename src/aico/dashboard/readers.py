@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,14 +20,12 @@ import orjson
 from aico.backend.status import read_status
 from aico.config.settings import Settings
 from aico.errors import StoreError
-from aico.keyset.online import rekey_active
 from aico.store.filters import LogFilter
 from aico.store.ondisk import size_on_disk
 from aico.store.repository import LogStore
 from aico.store.search import FIELDS, SELECT_LIST, Cursor, page_sql
 
 POOL_SIZE = 3
-REKEY_WAIT_S = 60.0  # the longest a request waits for a rekey of the store (keyset/online.py)
 JSON_FIELDS = ("extra", "error_details")
 
 
@@ -41,8 +38,6 @@ class StorePool:
         self._opened = 0
         self._size = size
         self._lock = threading.Lock()
-        self.stopped = threading.Event()
-        threading.Thread(target=self.watch_rekey, args=(self.stopped,), name="aico-pool-rekey", daemon=True).start()
 
     @contextmanager
     def store(self) -> Iterator[LogStore]:
@@ -52,7 +47,7 @@ class StorePool:
             yield store
             ok = True
         finally:
-            if ok and not rekey_active(self.settings):
+            if ok:
                 self._free.put(store)
             else:  # a failed statement may leave it in a bad state: open a fresh one next time
                 store.close()
@@ -60,11 +55,6 @@ class StorePool:
                     self._opened -= 1
 
     def _take(self) -> LogStore:
-        if rekey_active(self.settings):  # the store writer re-keys: it needs every connection closed
-            self.close()
-            deadline = time.monotonic() + REKEY_WAIT_S
-            while rekey_active(self.settings) and time.monotonic() < deadline:
-                time.sleep(0.05)
         try:
             return self._free.get_nowait()
         except queue.Empty:
@@ -83,20 +73,11 @@ class StorePool:
             raise
 
     def close(self) -> None:
-        """Close the idle connections (those in use close when put back, if a rekey asks)."""
         while True:
             try:
                 self._free.get_nowait().close()
             except queue.Empty:
                 return
-            with self._lock:
-                self._opened -= 1
-
-    def watch_rekey(self, stop: threading.Event) -> None:
-        """Until ``stop``: close the idle connections whenever the store writer asks readers away."""
-        while not stop.wait(0.2):
-            if rekey_active(self.settings):
-                self.close()
 
 
 def record_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -8,24 +8,18 @@ the store leaves WAL for it and goes back after); only then does ``db`` hold the
 kill after it leaves the store under the new key with ``db.next`` holding it: ``settle_db``,
 called when the store does not open with ``db``, tries ``db.next`` and finishes the rotation.
 
-The rekey needs the store to itself (leaving WAL waits for every other connection to close).
-With the backend running, ``rotate_db_anyhow`` asks it (``online.py``): its store writer closes
-its connection and runs ``rotate_db`` with ``readers_wait``, the time it waits for readers to go
-(the dashboard's pool closes its connections when asked; a ``tail -f`` does not), then reopens.
-Waited out, the store is left as it was and the reason is one line.
+The rekey needs the store to itself: with the backend running it is refused with a line saying
+to stop it first.
 """
 
 from __future__ import annotations
-
-import time
 
 from aico.config.settings import Settings
 from aico.errors import EncryptionKeyError, StoreError
 from aico.keys import find_key
 from aico.keyset.inventory import fingerprint
 from aico.keyset.keeping import begin_rotation, drop_key, get_key, put_key
-from aico.keyset.online import ask_backend, backend_consumer_running, rekey_active
-from aico.store.connection import Connection, open_database
+from aico.store.connection import open_database
 
 DB = "db"
 DB_ENV = "AICO_DB_KEY"
@@ -47,8 +41,6 @@ def settle_db(settings: Settings) -> str | None:
         return None
     current = find_key(settings, DB, DB_ENV)
     if current is not None and _opens(settings, current[1]):
-        if rekey_active(settings):
-            return None  # the backend is re-keying right now: db.next is not a leftover
         drop_key(settings, NEXT)  # the rekey never committed (or db already holds the new key)
         return current[1]
     if not _opens(settings, pending[1]):
@@ -58,30 +50,8 @@ def settle_db(settings: Settings) -> str | None:
     return pending[1]
 
 
-def _leave_wal(conn: Connection, readers_wait: float) -> None:
-    """Switch to rollback-journal mode, waiting up to ``readers_wait`` seconds for other connections to close."""
-    conn.execute("PRAGMA busy_timeout=200")
-    deadline = time.monotonic() + readers_wait
-    while True:
-        try:
-            mode = str(conn.execute("PRAGMA journal_mode=DELETE").fetchall()[0][0]).lower()
-        except ValueError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            mode = "wal"
-        if mode == "delete":
-            conn.execute("PRAGMA busy_timeout=10000")
-            return
-        if time.monotonic() >= deadline:
-            what = (f"other connections kept it open for {readers_wait:.0f} s (aico logs tail -f, a query, "
-                    "the analytics job?): close them and rotate again") if readers_wait else \
-                "the store is in use (is the backend running?): stop it, then rotate the key"
-            raise StoreError(what)
-        time.sleep(0.1)
-
-
-def rotate_db(settings: Settings, *, readers_wait: float = 0.0) -> tuple[str, str]:
-    """Re-encrypt the store under a new key; (old, new) fingerprints. No other writer may hold it."""
+def rotate_db(settings: Settings) -> tuple[str, str]:
+    """Re-encrypt the store under a new key; (old, new) fingerprints."""
     path = settings.database_path
     if not path.exists():
         raise StoreError(f"no log store at {path}: nothing to re-key")
@@ -90,15 +60,15 @@ def rotate_db(settings: Settings, *, readers_wait: float = 0.0) -> tuple[str, st
                                      "(aico keys import)")
     conn = open_database(path, old)
     try:
-        _leave_wal(conn, readers_wait)
+        mode = conn.execute("PRAGMA journal_mode=DELETE").fetchall()[0][0]
+        if str(mode).lower() != "delete":
+            raise StoreError("the store is in use (is the backend running?): stop it, then rotate the key")
         conn.execute(f"PRAGMA rekey='{new}'")
-    except StoreError:
-        drop_key(settings, NEXT)
+    except (StoreError, ValueError) as exc:
+        drop_key(settings, NEXT)  # not re-keyed: the old key still opens it
         conn.close()
-        raise
-    except ValueError as exc:
-        drop_key(settings, NEXT)
-        conn.close()
+        if isinstance(exc, StoreError):
+            raise
         raise StoreError(f"cannot re-key {path}: {exc}; is the backend running? stop it, then rotate the key") from exc
     try:  # re-keyed: from here db.next holds the only key that opens the store until db holds it
         conn.execute("PRAGMA journal_mode=WAL")
@@ -109,10 +79,3 @@ def rotate_db(settings: Settings, *, readers_wait: float = 0.0) -> tuple[str, st
     put_key(settings, DB, new, where)
     drop_key(settings, NEXT)
     return fingerprint(old), fingerprint(new)
-
-
-def rotate_db_anyhow(settings: Settings, *, timeout: float) -> tuple[str, str]:
-    """``rotate_db`` here with the backend stopped, or by the running backend's store writer."""
-    if backend_consumer_running(settings):
-        return ask_backend(settings, timeout)
-    return rotate_db(settings)
