@@ -81,3 +81,12 @@ def tighten_and_say(home: Path) -> None:
         shown = ", ".join(str(p) for p in changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
         sys.stderr.write(f"aico: {len(changed)} folders or files under {home} were open to other users and are "
                          f"now private (folders 0700, files 0600): {shown}\n")
+
+
+def fsync_path(path: Path) -> None:
+    """Hand a file's data, or a folder's entries, to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

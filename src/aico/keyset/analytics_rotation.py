@@ -16,11 +16,12 @@ from pathlib import Path
 import duckdb
 
 from aico.analytics import connection
+from aico.config.private import fsync_path
 from aico.config.settings import Settings
 from aico.errors import StoreError
 from aico.keys import find_key
 from aico.keyset.inventory import fingerprint
-from aico.keyset.keeping import begin_rotation, drop_key, fsync_path, get_key, put_key
+from aico.keyset.keeping import begin_rotation, drop_key, get_key, put_key
 
 NEXT = "analytics.next"
 

@@ -12,18 +12,10 @@ import os
 import secrets
 from pathlib import Path
 
+from aico.config.private import fsync_path
 from aico.config.settings import Settings
 from aico.errors import ConfigError, EncryptionKeyError
 from aico.keys import KEYRING_SERVICE, _keyring_usable, _keyring_user, find_key, write_secret_file
-
-
-def fsync_path(path: Path) -> None:
-    """Hand a file's data, or a folder's entries, to the disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _replace_file(path: Path, text: str) -> None:

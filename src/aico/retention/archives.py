@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aico.config.private import private_dir
+from aico.config.private import fsync_path, private_dir
 from aico.config.settings import Settings
 from aico.errors import AicoError, StoreError
 from aico.keys import load_key
@@ -75,11 +75,8 @@ def remove_temp_files(settings: Settings) -> list[Path]:
 
 
 def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Hand a folder's entries (a rename into it) to the disk."""
+    fsync_path(folder)
 
 
 def archive_key(settings: Settings, *, create: bool = False) -> str:
