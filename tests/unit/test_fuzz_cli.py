@@ -72,7 +72,6 @@ def test_any_option_value(run: Run, option: str, value: str, command: str) -> No
     one_line_error(code, err)
 
 
-@CLOCK
 @fuzz(examples=40)
 @given(query=nasty_text)
 def test_any_query_text(run: Run, query: str) -> None:
@@ -87,7 +86,6 @@ def test_any_query_text(run: Run, query: str) -> None:
     assert (code == 0) == valid, (query, code, err)
 
 
-@CLOCK
 @pytest.mark.parametrize("query", ['"unterminated', 'a "b', '"'])
 def test_unterminated_phrase(run: Run, query: str) -> None:
     """A QUERY with an unterminated phrase is a one-line error with status 2."""
@@ -102,7 +100,6 @@ def test_unterminated_phrase(run: Run, query: str) -> None:
     ["SELECT", "select * from nope", "select 1;select 2", "PRAGMA key='x'", "ATTACH 'x' AS y",
      "delete from logs", "with x as (delete from logs) select 1", "select zeroblob(1e12)",
      "select randomblob(-1)", "select * from logs where message match '\"'", "select char(0)"])))
-@CLOCK
 def test_any_sql_text(run: Run, sql: str) -> None:
     """Any text given to `logs sql`: rows, or a one-line error; nothing is ever written."""
     code, _, err = run("logs", "sql", sql)
