@@ -40,6 +40,9 @@ import httpx
 
 from benchenv import BIN, case_env
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the process walk the tests use
+from proctree import children
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "tests" / "e2e" / "producer_app.py"
 AICO = str(BIN / "aico")
@@ -51,29 +54,6 @@ STORE_DISK = "1g"  # the store's own tmpfs (as root), filled whole by the disk f
 
 def aico(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([AICO, *args], env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def descendants(pid: int) -> list[tuple[int, str]]:
-    out, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = list(Path(f"/proc/{parent}/task").iterdir())
-        except OSError:  # it exited meanwhile
-            continue
-        for task in tasks:
-            try:
-                kids = [int(k) for k in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            for kid in kids:
-                try:
-                    cmd = Path(f"/proc/{kid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                except OSError:
-                    continue
-                out.append((kid, cmd))
-                todo.append(kid)
-    return out
 
 
 def role(cmd: str) -> str:
@@ -245,7 +225,7 @@ class Soak:
         procs: list[tuple[str, int]] = []
         if self.backend is not None:
             procs.append(("backend", self.backend.pid))
-            procs += [(role(cmd), pid) for pid, cmd in descendants(self.backend.pid)]
+            procs += [(role(cmd), pid) for pid, cmd in children(self.backend.pid)]
         procs += [(f"producer {name}", s["proc"].pid) for name, s in self.producers.items()]
         for name, pid in procs:
             rss, hwm = memory_kb(pid)
@@ -258,7 +238,7 @@ class Soak:
         assert self.backend is not None
         if fault in ("writer", "bridge"):
             marker = "aico.collector.writer" if fault == "writer" else "aico.bridge.process"
-            for pid, cmd in descendants(self.backend.pid):
+            for pid, cmd in children(self.backend.pid):
                 if marker in cmd:
                     os.kill(pid, signal.SIGKILL)
         elif fault == "backend":

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from proctree import children
+
 
 def campaign_seed() -> int:
     """The seed of this run: ``AICO_FAULT_SEED`` to replay one, else a fresh one (printed, so a failure names it)."""
@@ -80,27 +82,6 @@ def tmpfs(path: Path, size_kb: int) -> Iterator[Tmpfs]:
         yield fs
     finally:
         fs.unmount()
-
-
-def children(pid: int) -> list[tuple[int, str]]:
-    """(pid, command line) of every descendant of ``pid``."""
-    out: list[tuple[int, str]] = []
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        for task in Path(f"/proc/{parent}/task").glob("*"):
-            try:
-                kids = (task / "children").read_text().split()
-            except OSError:
-                continue
-            for kid in map(int, kids):
-                try:
-                    cmd = Path(f"/proc/{kid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                except OSError:
-                    continue
-                out.append((kid, cmd))
-                todo.append(kid)
-    return out
 
 
 def child_pid(pid: int, marker: str) -> int | None:

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import httpx
-import pytest
 from websockets.sync.client import connect
 
 from aico.config import load_settings
@@ -28,7 +27,6 @@ def record(i: int, **more: Any) -> dict[str, Any]:
             "message": f"clicked {i}", "trace_id": f"tr-{i}", "session_id": "se-1", **more}
 
 
-@pytest.mark.clock
 def test_the_issues_curl_checks(env: dict[str, str]) -> None:
     """Valid record 2xx and stored as sent; 10 with 2 invalid stores 8 naming both; 413 oversized; 401 no token."""
     with Backend(env):
@@ -79,7 +77,6 @@ def test_websocket_batches_are_acked_and_stored_once(env: dict[str, str]) -> Non
         assert stamps == [("frontend:tab-7", i) for i in range(1, 21)]
 
 
-@pytest.mark.clock
 def test_accepted_records_arrive_after_the_collector_was_down(env: dict[str, str]) -> None:
     """A 2xx means the records are in the bridge producer's keeping: stored once a collector runs again."""
     env = {**env, "AICO_CORE__LOGGING__PRODUCER__FLUSH_TIMEOUT_S": "0.2"}

@@ -77,7 +77,6 @@ def stored_rows(env: dict[str, str]) -> list[dict[str, Any]]:
         return list(store.iter_rows("SELECT * FROM logs ORDER BY seq"))
 
 
-@pytest.mark.clock
 def test_records_logged_while_the_bridge_is_down_survive_a_reload(
         env: dict[str, str], site: str, browser_page: Any) -> None:
     """500 records logged with the bridge down, a reload, then the bridge starts: exactly those 500 are stored."""

@@ -31,7 +31,8 @@ def test_a_key_added_to_the_allow_list_is_admitted_by_the_running_broker(env: di
             assert not _stored_after_probe(env, before, 3)
         finally:
             before.close()
-        done = run_aico(env, "bus", "allow", "add", public.decode(), "--note", "laptop")
+        # "--" before the key: a Z85 key may start with "-" (a run drew one and the CLI took it for an option)
+        done = run_aico(env, "bus", "allow", "add", "--note", "laptop", "--", public.decode())
         assert done.returncode == 0, done.stderr
         assert run_aico(env, "bus", "allow", "ls").stdout.split() == [public.decode(), "laptop"]
         after = foreign_publisher(env, public, secret)
@@ -39,7 +40,7 @@ def test_a_key_added_to_the_allow_list_is_admitted_by_the_running_broker(env: di
             assert _stored_after_probe(env, after, 20)
         finally:
             after.close()
-        assert run_aico(env, "bus", "allow", "rm", public.decode()).returncode == 0
+        assert run_aico(env, "bus", "allow", "rm", "--", public.decode()).returncode == 0
         assert run_aico(env, "bus", "allow", "ls").stdout.strip() == ""
     bad = run_aico(env, "bus", "allow", "add", "not-a-key")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1

@@ -177,7 +177,6 @@ def test_spool_disk_read_only(env: dict[str, str], tmp_path: Path) -> None:
                 app.kill()
 
 
-@pytest.mark.clock
 @pytest.mark.parametrize("fault", FAULTS)
 def test_archive_disk_fails(env: dict[str, str], tmp_path: Path, fault: str) -> None:
     """Archiving onto a full or read-only disk: a one-line error, no day lost; once mended, each day archived once."""
@@ -202,7 +201,6 @@ def test_archive_disk_fails(env: dict[str, str], tmp_path: Path, fault: str) -> 
         assert after == before and set(after.values()) == {1}
 
 
-@pytest.mark.clock
 @pytest.mark.parametrize("fault", FAULTS)
 def test_analytics_disk_fails(env: dict[str, str], tmp_path: Path, fault: str) -> None:
     """The ETL onto a full or read-only disk: a one-line error; once mended, every kept record loaded once."""

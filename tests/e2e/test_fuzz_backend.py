@@ -23,8 +23,6 @@ from hostile import bus_payloads, fuzz, good_record, hostile_records, json_value
 
 from support import Backend, home_env, run_aico, wait_until
 
-pytestmark = pytest.mark.clock  # records stamped relative to now
-
 
 class Running:
     """A backend with its bridge, a keyed raw publisher, and the next good record's mark."""

@@ -27,7 +27,6 @@ from aico.store import LogStore
 
 from support import Backend, home_env, run_aico, stamp, wait_until
 
-pytestmark = pytest.mark.clock
 APPS = str(Path(__file__).with_name("otlp_apps.py"))
 CORE = '["message_bus", "log_consumer", "log_bridge"]'
 EXPORTING = '["message_bus", "log_consumer", "log_bridge", "log_otlp_export"]'

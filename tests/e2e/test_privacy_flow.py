@@ -88,7 +88,6 @@ def _log_over_otlp(env: dict[str, str]) -> None:
     assert answer.status_code == 200, answer.text
 
 
-@pytest.mark.clock
 def test_default_policy_masks_secrets_at_ingest_and_exports_scrub_everything(env: dict[str, str],
                                                                               tmp_path: Path) -> None:
     """Library, bridge and OTLP records are stored with secrets masked (PII kept); exports hold no private value."""
@@ -129,7 +128,6 @@ def test_default_policy_masks_secrets_at_ingest_and_exports_scrub_everything(env
     assert EMAIL in raw_export and CARD not in raw_export  # --raw: what the store holds
 
 
-@pytest.mark.clock
 def test_ingest_off_stores_raw_and_every_way_out_still_scrubs(tmp_path: Path) -> None:
     """With ingest: off the raw values are stored; the export and the analytics copy still mask them."""
     env = home_env(tmp_path / "home", AICO_CORE__PRIVACY__INGEST="off")

@@ -8,7 +8,6 @@ import signal
 import subprocess
 from pathlib import Path
 
-import pytest
 import zmq
 
 from aico.config import load_settings
@@ -30,7 +29,6 @@ def count(env: dict[str, str]) -> int:
         return store.count()
 
 
-@pytest.mark.clock
 def test_stdlib_app_records_arrive_whole_and_encrypted(env: dict[str, str]) -> None:
     """20,000 records from 4 threads of a plain stdlib-logging app: all stored, fields as sent, no plaintext."""
     with Backend(env):
@@ -80,7 +78,6 @@ def _json_record(message: str, **more: object) -> bytes:
                        "function": "send", "topic": "raw/test", "message": message, **more}).encode()
 
 
-@pytest.mark.clock
 def test_raw_json_publisher_and_malformed_payloads(env: dict[str, str]) -> None:
     """A raw pyzmq JSON record is stored; malformed payloads go to rejects; their neighbours are stored."""
     with Backend(env):

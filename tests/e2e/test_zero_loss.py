@@ -1,8 +1,12 @@
-"""Zero loss: every record arrives exactly once, through bursts, crashes and restarts."""
+"""Zero loss: every record arrives exactly once, through bursts, crashes and restarts.
+
+The burst is 400,000 records here; the 1,000,000 of README runs in ``make soak`` (``BURST``).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -115,28 +119,34 @@ def test_clean_exit_with_the_bus_down_keeps_records_for_next_start(env: dict[str
         assert indexes(env) == list(range(300))
 
 
-def test_million_record_burst_with_bounded_memory(env: dict[str, str]) -> None:
-    """1,000,000 records as fast as one process can log them: none lost, producer memory stays bounded."""
+#: The burst: 400,000 records in make test, twice what the producer may hold in memory (the queue's 20,000
+#: and the backlog's 100,000 records; the window keeps seqs only), so most of it waits on disk as a longer
+#: burst's would. ``make soak`` runs it again with 1,000,000 (``AICO_BURST_RECORDS``), the figure in README.
+BURST = int(os.environ.get("AICO_BURST_RECORDS") or 400_000)
+
+
+def test_burst_with_bounded_memory(env: dict[str, str]) -> None:
+    """A burst of records (``BURST``) as fast as one process can log them: none lost, producer memory stays bounded."""
     # A million records take ~700 MB in the store: past the default size cap (100 MB), the retention
     # check (every 60 s) archives them early on a slow machine, and the live count is then short.
     env = {**env, "AICO_CORE__LOGGING__RETENTION__MAX_SIZE_MB": "100000"}
     with Backend(env):
-        out = run_app(env, "--records", "1000000", "--threads", "2", "--flush", "300", "--progress", "1", timeout=600)
+        out = run_app(env, "--records", str(BURST), "--threads", "2", "--flush", "300", "--progress", "1", timeout=600)
         trace = [(p["rss_kb"] // 1024, p["progress"]["queued"], p["progress"]["backlog"], p["progress"]["inflight"],
                   p["progress"]["spool_bytes"] // 2**20) for p in out if "progress" in p]
         assert out[-1]["flushed"] is True
         stats = out[-1]["stats"]
-        assert stats["acknowledged"] == 1000000 and stats["dropped_total"] == 0
-        # The bound this project states for a producer: 512 MiB. Measured peaks: 77-80 MiB (78,360 and
-        # 82,008 KiB) with a window of 20,000; 84 MiB (86,004 KiB) with 100,000 and a backlog of
+        assert stats["acknowledged"] == BURST and stats["dropped_total"] == 0
+        # The bound this project states for a producer: 512 MiB. Measured peaks (1,000,000 records): 77-80 MiB
+        # (78,360 and 82,008 KiB) with a window of 20,000; 84 MiB (86,004 KiB) with 100,000 and a backlog of
         # 100,000; 68 MiB (69,420 KiB) once the window kept seqs only, not the records; 113 MiB
         # while the store was stalled (window full, the rest on disk; 155 MiB before). Before the
         # collector stopped spinning while its writer was busy, a loaded suite saw final-flush peaks
         # of 210-475 MiB; the trace below says where a peak happens if one comes back.
         assert out[-1]["maxrss_kb"] < 512 * 1024, (
             f"producer peak RSS {out[-1]['maxrss_kb']} KiB; (rss MB, queued, backlog, inflight, spool MB): {trace}")
-        assert count(env) == 1000000
-        assert indexes(env) == list(range(1000000))
+        assert count(env) == BURST
+        assert indexes(env) == list(range(BURST))
 
 
 def test_malformed_messages_interleaved_with_good_ones(env: dict[str, str]) -> None:

@@ -92,7 +92,6 @@ def test_a_bridge_token_that_is_not_text_is_one_line(home: dict[str, str], setti
     assert done.returncode == 1 and "bridge.token" in one_line(done)
 
 
-@pytest.mark.clock  # records stamped relative to now, read back
 def test_a_read_only_home_can_be_read(home: dict[str, str], settings: Settings, tmp_path: Path) -> None:
     """On a read-only mount the store is read (ls, count, sql, db info); the backend says why it cannot start."""
     ro = tmp_path / "ro"

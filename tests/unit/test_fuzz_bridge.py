@@ -19,8 +19,6 @@ from hostile import fuzz, good_record, hostile_records, json_values, nasty_text,
 
 from bridge_support import TOKEN, MemorySink, served
 
-pytestmark = pytest.mark.clock  # records are stamped relative to now
-
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
