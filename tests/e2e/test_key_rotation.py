@@ -13,7 +13,7 @@ from aico.config import Settings
 from faults_support import campaign_seed
 
 from retention_support import seed_days
-from support import AICO, Backend, run_aico
+from support import AICO, run_aico
 
 
 def fingerprint(env: dict[str, str], label: str) -> str:
@@ -150,16 +150,3 @@ def test_rotating_the_privacy_key_replaces_it_and_says_pseudonyms_change(
     refused = run_aico({**env, "AICO_PRIVACY_KEY": "b" * 64}, "keys", "rotate", "privacy")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
 
-
-def test_rotating_the_database_key_with_the_backend_running_is_refused_in_one_line(
-        env: dict[str, str], settings: Settings) -> None:
-    """With the backend holding the store, `rotate db` says to stop it first (one line, non-zero); old key opens it."""
-    seed_days(settings, datetime.now(UTC), 1, 10)
-    before = fingerprint(env, "database")
-    with Backend(env, "--plugins", "message_bus,log_consumer"):
-        done = run_aico(env, "keys", "rotate", "db")
-        assert done.returncode != 0 and done.stderr.count("\n") == 1 and "backend" in done.stderr, done.stderr
-        assert "Traceback" not in done.stderr
-    assert fingerprint(env, "database") == before
-    assert run_aico(env, "logs", "count").stdout.strip() == "10"
-    assert not list(settings.keys_dir.glob("db.next*"))

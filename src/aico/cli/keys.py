@@ -51,15 +51,19 @@ def import_cmd(
 @app.command()
 def rotate(key: str = typer.Argument(..., help="database, archives, analytics, privacy, spool, bus, bridge-token or "
                                                 "dashboard-token."),
+           wait: float = typer.Option(30.0, "--wait", min=0, metavar="SECONDS",
+                                      help="database: how long to wait for other connections to the store to "
+                                           "close before giving up (the old key then still opens it)."),
            ) -> None:
-    """Replace KEY with a new one and re-encrypt what it protects, crash-safely (the backend stopped)."""
+    """Replace KEY with a new one and re-encrypt what it protects, crash-safely (the database also with the
+    backend running: writes wait and readers reopen with the new key)."""
     from aico.keyset.inventory import spec
     from aico.keyset.rotation import rotate_db
 
     s = settings()
     label = spec(key).label
     if label == "database":
-        old, new = rotate_db(s)
+        old, new = rotate_db(s, wait_s=wait)
     elif label == "analytics":
         from aico.keyset.analytics_rotation import rotate_analytics
 
