@@ -98,7 +98,10 @@ class Tail:
         self.lines: list[str] = []
         self._pumping = threading.Thread(target=self._pump, daemon=True)
         self._pumping.start()
-        wait_until(lambda: self.lines, timeout=60, message="the tail started")
+        try:
+            wait_until(lambda: self.lines, timeout=60, message="the tail started")
+        except AssertionError:
+            raise AssertionError(f"the tail did not start: {self.stop()}") from None
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
