@@ -17,14 +17,24 @@ app = typer.Typer(help="The keys of this AICO_HOME: status, backup (export/impor
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="One JSON object per key.")) -> None:
-    """Each key: where it is kept (keyring, file, environment), when made, its fingerprint; never the key."""
-    rows = [{"key": i.spec.label, "kept": i.where or "not made yet", "made": i.made or "-",
-             "fingerprint": i.fingerprint or "-"} for i in inventory(settings())]
+    """Each key: where it is kept (keyring, file, environment), when made, its fingerprint; never the key.
+    After a spool rotation, the previous spool key too, with the spooled batches still sealed under it."""
+    from aico.keyset.spool_rotation import previous_key
+
+    s = settings()
+    rows: list[dict[str, object]] = [{"key": i.spec.label, "kept": i.where or "not made yet", "made": i.made or "-",
+                                      "fingerprint": i.fingerprint or "-"} for i in inventory(s)]
+    previous = previous_key(s)
+    if previous is not None:
+        info, frames = previous
+        rows.append({"key": info.spec.label, "kept": info.where, "made": info.made or "-",
+                     "fingerprint": info.fingerprint, "spooled": frames})
     if as_json:
         console().file.write(json.dumps(rows) + "\n")
         return
     for r in rows:
-        console().print(f"{r['key']:<16} {r['kept']:<13} {r['made']:<26} {r['fingerprint']}")
+        still = f"  ({r['spooled']} spooled batches need it)" if "spooled" in r else ""
+        console().print(f"{r['key']:<16} {r['kept']!s:<13} {r['made']!s:<26} {r['fingerprint']}{still}")
 
 
 @app.command("export")
@@ -51,15 +61,19 @@ def import_cmd(
 @app.command()
 def rotate(key: str = typer.Argument(..., help="database, archives, analytics, privacy, spool, bus, bridge-token or "
                                                 "dashboard-token."),
+           wait: float = typer.Option(30.0, "--wait", min=0, metavar="SECONDS",
+                                      help="database: how long to wait for other connections to the store to "
+                                           "close before giving up (the old key then still opens it)."),
            ) -> None:
-    """Replace KEY with a new one and re-encrypt what it protects, crash-safely (the backend stopped)."""
+    """Replace KEY with a new one and re-encrypt what it protects, crash-safely (the database also with the
+    backend running: writes wait and readers reopen with the new key)."""
     from aico.keyset.inventory import spec
     from aico.keyset.rotation import rotate_db
 
     s = settings()
     label = spec(key).label
     if label == "database":
-        old, new = rotate_db(s)
+        old, new = rotate_db(s, wait_s=wait)
     elif label == "analytics":
         from aico.keyset.analytics_rotation import rotate_analytics
 

@@ -11,6 +11,12 @@ while this process commits batch k. They talk over a ZeroMQ PAIR socket on ``ipc
                           [b"E", id, error text]                nothing was stored; retry later
                           [b"S", b"ready" | error text]         once, after opening the store
 
+A key rotation (``keyset/rotation.py``) needs the store to itself: before each batch the writer
+looks at the rekey gate (``store/rekey_gate.py``) and, while a rotation waits, closes its
+connection; the next open waits for the rotation to end and uses the new key. Meanwhile batches
+wait here and in the collector, unacknowledged: delayed, never lost. An idle writer closes its
+connection after ``IDLE_RELEASE_S``, so a rotation never waits on it for long.
+
 Run as ``python -m aico.collector.writer ENDPOINT`` with the settings as JSON on stdin.
 """
 
@@ -19,12 +25,14 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import time
 
 import zmq
 
 from aico.backend.child import ParentWatch
 from aico.config.settings import Settings
 from aico.errors import AicoError
+from aico.store import rekey_gate
 from aico.store.repository import LogStore
 from aico.store.writer import InsertResult, Reject, encode_rows
 
@@ -54,11 +62,17 @@ def serve(settings: Settings, endpoint: str) -> int:
     sock.send_multipart([b"S", b"ready"])
     single = settings.core.logging.consumer.write_mode == "single"
     parent = ParentWatch()
+    held: LogStore | None = store
+    used = time.monotonic()
     try:
         while True:
-            if not sock.poll(1000):
+            idle_ms = max(1, int((used + rekey_gate.IDLE_RELEASE_S - time.monotonic()) * 1000)) if held else 1000
+            if not sock.poll(min(idle_ms, 1000)):
                 if parent.gone():  # the collector is gone: nobody to answer
                     return 1
+                if held is not None and time.monotonic() - used >= rekey_gate.IDLE_RELEASE_S:
+                    held.close()  # idle: a key rotation must not wait on this connection
+                    held = None
                 continue
             frames = sock.recv_multipart()
             kind = frames[0]
@@ -66,6 +80,12 @@ def serve(settings: Settings, endpoint: str) -> int:
                 return 0
             batch_id = frames[1]
             try:
+                if held is not None and rekey_gate.pending(settings.database_path):
+                    held.close()  # a key rotation waits for it; the open below waits for the rotation
+                    held = None
+                if held is None:
+                    held = LogStore.open(settings, writer=True)
+                store = held
                 if kind == b"B":
                     count = int(frames[3]) if len(frames) > 3 else None
                     result = store_rows(store, frames[2], count, single=single)
@@ -81,8 +101,10 @@ def serve(settings: Settings, endpoint: str) -> int:
                         {"stored": 0, "duplicates": 0, "pruned": pruned}).encode()])
             except AicoError as exc:
                 sock.send_multipart([b"E", batch_id, str(exc).encode()])
+            used = time.monotonic()
     finally:
-        store.close()
+        if held is not None:
+            held.close()
         sock.close()
         ctx.term()
 

@@ -8,8 +8,8 @@ Every connection is ``query_only``: nothing here writes.
 
 from __future__ import annotations
 
-import queue
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -20,24 +20,35 @@ import orjson
 from aico.backend.status import read_status
 from aico.config.settings import Settings
 from aico.errors import StoreError
+from aico.store import rekey_gate
 from aico.store.filters import LogFilter
 from aico.store.ondisk import size_on_disk
 from aico.store.repository import LogStore
 from aico.store.search import FIELDS, SELECT_LIST, Cursor, page_sql
 
 POOL_SIZE = 3
+TAKE_WAIT_S = 60.0  # the longest a request waits for one of the pool's connections
 JSON_FIELDS = ("extra", "error_details")
 
 
 class StorePool:
-    """Up to ``size`` read-only ``LogStore`` connections, opened when first needed."""
+    """Up to ``size`` read-only ``LogStore`` connections, opened when first needed.
+
+    A key rotation needs the store to itself (``store/rekey_gate.py``): a request that finds one
+    waiting closes the idle connections and opens a new one, which waits for the rotation's end
+    and reads the new key; a connection given back while one waits is closed, not kept; and a
+    connection idle for ``IDLE_RELEASE_S`` is closed by a thread that sleeps until the oldest is
+    due (and for as long as none is idle), so a quiet dashboard holds nothing open.
+    """
 
     def __init__(self, settings: Settings, size: int = POOL_SIZE) -> None:
         self.settings = settings
-        self._free: queue.LifoQueue[LogStore] = queue.LifoQueue()
+        self._free: list[tuple[LogStore, float]] = []  # idle connections, the most recently used last
         self._opened = 0
         self._size = size
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._closed = False
+        threading.Thread(target=self._close_idle, name="aico-pool-idle", daemon=True).start()
 
     @contextmanager
     def store(self) -> Iterator[LogStore]:
@@ -47,37 +58,72 @@ class StorePool:
             yield store
             ok = True
         finally:
-            if ok:
-                self._free.put(store)
-            else:  # a failed statement may leave it in a bad state: open a fresh one next time
+            keep = ok and not rekey_gate.pending(self.settings.database_path)
+            if not keep:  # a failed statement may leave it in a bad state; a rotation waits for it
                 store.close()
-                with self._lock:
+            with self._cond:
+                if keep and not self._closed:
+                    self._free.append((store, time.monotonic()))
+                else:
+                    if keep:
+                        store.close()
                     self._opened -= 1
+                self._cond.notify_all()
 
     def _take(self) -> LogStore:
+        if rekey_gate.pending(self.settings.database_path):
+            self.close_idle()
+        deadline = time.monotonic() + TAKE_WAIT_S
+        with self._cond:
+            while not self._free and self._opened >= self._size:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise StoreError(f"the dashboard's {self._size} store connections stayed busy for "
+                                     f"{TAKE_WAIT_S:.0f} s")
+                self._cond.wait(left)
+            if self._free:
+                return self._free.pop()[0]
+            self._opened += 1
         try:
-            return self._free.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            grow = self._opened < self._size
-            if grow:
-                self._opened += 1
-        if not grow:
-            return self._free.get(timeout=60)
-        try:
-            return LogStore.open(self.settings, writer=False)
+            return LogStore.open(self.settings, writer=False)  # during a key rotation: waits for its end
         except BaseException:
-            with self._lock:
+            with self._cond:
                 self._opened -= 1
+                self._cond.notify_all()
             raise
 
+    def close_idle(self, older_than: float = 0.0) -> None:
+        """Close the idle connections unused for ``older_than`` seconds (all of them by default)."""
+        now = time.monotonic()
+        with self._cond:
+            going = [store for store, since in self._free if now - since >= older_than]
+            self._free = [(store, since) for store, since in self._free if now - since < older_than]
+            self._opened -= len(going)
+            self._cond.notify_all()
+        for store in going:
+            store.close()
+
+    def _close_idle(self) -> None:
+        """The idle-connection closer: asleep while nothing is idle, else until the oldest is due."""
+        with self._cond:
+            while not self._closed:
+                if not self._free:
+                    self._cond.wait()
+                    continue
+                due = min(since for _, since in self._free) + rekey_gate.IDLE_RELEASE_S
+                if due > time.monotonic():
+                    self._cond.wait(due - time.monotonic())
+                    continue
+                self._cond.release()
+                try:
+                    self.close_idle(rekey_gate.IDLE_RELEASE_S)
+                finally:
+                    self._cond.acquire()
+
     def close(self) -> None:
-        while True:
-            try:
-                self._free.get_nowait().close()
-            except queue.Empty:
-                return
+        with self._cond:
+            self._closed = True
+        self.close_idle()
 
 
 def record_json(row: dict[str, Any]) -> dict[str, Any]:

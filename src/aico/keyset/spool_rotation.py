@@ -19,7 +19,7 @@ from pathlib import Path
 from aico.config.settings import Settings
 from aico.errors import ConfigError, EncryptionKeyError, StoreError
 from aico.keys import find_key
-from aico.keyset.inventory import fingerprint
+from aico.keyset.inventory import KeyInfo, KeySpec, fingerprint, look
 from aico.keyset.keeping import get_key, put_key
 from aico.logging.spool_cipher import PREVIOUS_KEY, SPOOL_KEY, SPOOL_KEY_ENV, SpoolCipher, key_bytes
 
@@ -56,3 +56,14 @@ def rotate_spool(settings: Settings) -> tuple[str, str]:
     put_key(settings, PREVIOUS_KEY, old, where)
     put_key(settings, SPOOL_KEY, new, where)
     return fingerprint(old), fingerprint(new)
+
+
+def previous_key(settings: Settings) -> tuple[KeyInfo, int] | None:
+    """The previous spool key while spooled frames still need it (for ``aico keys status``), and how many;
+    None when none does (or it is the current key)."""
+    previous = get_key(settings, PREVIOUS_KEY)
+    current = find_key(settings, SPOOL_KEY, SPOOL_KEY_ENV)
+    if previous is None or (current is not None and current[1] == previous[1]):
+        return None
+    waiting = frames_under(settings, previous[1])
+    return (look(settings, KeySpec("spool (previous)", PREVIOUS_KEY)), waiting) if waiting else None

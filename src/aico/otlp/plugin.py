@@ -7,7 +7,9 @@ the batch that was in flight when it stopped may arrive twice (each record carri
 ``aico.producer_id``/``aico.seq`` so a receiver can drop that copy; our bridge does).
 Failures back off exponentially with jitter from ``min_backoff_s`` to ``max_backoff_s``,
 waiting at least what a ``Retry-After`` asks. With ``scrub: true`` each record goes through
-``aico.privacy.Scrubber`` before it is encoded.
+``aico.privacy.Scrubber`` before it is encoded. A key rotation waiting for the store
+(``store/rekey_gate.py``) is seen before each read: the connection is closed and opened again
+once the rotation is done, with the new key.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from aico.recursion_guard import infrastructure_thread
 from aico.schema.record import COLUMNS, Record
 from aico.schema.timestamps import now_utc
 from aico.stderr import say
-from aico.store import LogStore
+from aico.store import LogStore, rekey_gate
 
 SELECT = f"SELECT id, {', '.join(COLUMNS)} FROM logs WHERE id > ? ORDER BY id LIMIT ?"
 MAX_RETRY_AFTER_S = 3600.0
@@ -47,6 +49,7 @@ class OtlpExportPlugin:
         self.scrubber: Scrubber | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._store: LogStore | None = None  # the export's read connection, reopened after a key rotation
         self._state = "stopped"
         self.last_id: int | None = None
         self.max_id = 0
@@ -93,6 +96,7 @@ class OtlpExportPlugin:
             store = self._open()
             if store is None:
                 return
+            self._store = store
             try:
                 self._run(store)
             except Exception as exc:  # a bug: say so in the status rather than die silently
@@ -100,7 +104,8 @@ class OtlpExportPlugin:
                 _say(f"stopped: {type(exc).__name__}: {exc}")
                 raise
             finally:
-                store.close()
+                if self._store is not None:
+                    self._store.close()
 
     def _open(self) -> LogStore | None:
         while not self._stop.is_set():
@@ -125,6 +130,12 @@ class OtlpExportPlugin:
             self.watermark.save(self.last_id, self.cfg.endpoint or "")
         limit = self.cfg.batch_size
         while not self._stop.is_set():
+            if rekey_gate.pending(store.path):  # a key rotation waits for this connection: reopen after it
+                store.close()
+                reopened = self._open()
+                if reopened is None:
+                    return
+                store = self._store = reopened
             self.max_id = store.max_id()  # for the lag in the status: max(id) is one index lookup
             rows = list(store.iter_rows(SELECT, [self.last_id, limit]))
             if not rows:

@@ -12,14 +12,15 @@ single writing instance; readers (CLI, dashboard, ETL) open their own, read-only
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from aico.config.settings import Settings
 from aico.errors import EncryptionKeyError, StoreError
-from aico.keys import load_key
-from aico.store import migrations
+from aico.keys import find_key, load_key
+from aico.store import migrations, rekey_gate
 from aico.store.connection import Connection, open_database
 from aico.store.days import DayMaintenance
 from aico.store.export import IdWindowExport
@@ -110,26 +111,38 @@ class LogStore:
 
     @classmethod
     def open(cls, settings: Settings, *, writer: bool = False) -> LogStore:
-        """The store of ``settings``. A writer creates it (and its key) on first start."""
+        """The store of ``settings``. A writer creates it (and its key) on first start.
+
+        The key is read and the connection made inside the rekey gate (``rekey_gate.py``): an open
+        during a key rotation waits for it, then reads the key now current. After a rotation cut
+        short the store may open with ``db.next`` only (``keyset/rotation.py``): it is tried next,
+        and a writer (the backend starting) settles the keys once connected.
+        """
         path = settings.database_path
         is_new = not path.exists()
         if is_new and not writer:
             raise StoreError(f"no log store at {path}; start the backend once (aico backend start) to create it")
-        key = load_key(settings, "db", create=writer and is_new)
 
         def connect(key: str) -> Connection:
             return open_database(path, key, create=writer, synchronous=settings.core.logging.consumer.synchronous,
                                  read_only=not writer)
 
-        try:
-            conn = connect(key)
-        except EncryptionKeyError:  # a key rotation cut short: the new key may be the one (keyset/rotation.py)
+        with rekey_gate.entering(path):
+            key = load_key(settings, "db", create=writer and is_new)
+            try:
+                conn = connect(key)
+                cut_short = False
+            except EncryptionKeyError:  # a key rotation cut short: the new key may be the one
+                pending = find_key(settings, "db.next", None)
+                if pending is None or pending[1] == key:
+                    raise
+                conn = connect(pending[1])
+                cut_short = True
+        if cut_short and writer:
             from aico.keyset.rotation import settle_db
 
-            settled = settle_db(settings)
-            if settled is None or settled == key:
-                raise
-            conn = connect(settled)
+            with contextlib.suppress(StoreError):  # another rotation under way settles it itself
+                settle_db(settings)
         if writer:
             migrations.migrate(conn)
         return cls(conn, path)
