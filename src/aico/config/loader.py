@@ -8,10 +8,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-import pydantic
 import yaml
 
+from aico.config.sections import SettingError
 from aico.config.settings import Settings
 from aico.errors import ConfigError
 
@@ -23,7 +22,11 @@ def aico_home(env: Mapping[str, str] | None = None) -> Path:
     """The state folder: ``$AICO_HOME``, else the platform's user data folder."""
     env = os.environ if env is None else env
     home = env.get("AICO_HOME")
-    return Path(home).expanduser().resolve() if home else Path(platformdirs.user_data_dir("aico"))
+    if home:
+        return Path(home).expanduser().resolve()
+    import platformdirs  # ~10 ms, and only when AICO_HOME is not set
+
+    return Path(platformdirs.user_data_dir("aico"))
 
 
 def defaults() -> dict[str, Any]:
@@ -108,7 +111,6 @@ def load_settings(
         data = _merge(data, overrides, "overrides")
     try:
         return Settings.model_validate({"home": home, **data})
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"config {where}: {first['msg']} (got {first.get('input')!r})") from exc
+    except SettingError as exc:
+        got = f" (got {exc.value!r})" if exc.value is not None else ""
+        raise ConfigError(f"config {exc.where}: {exc.message}{got}") from exc
