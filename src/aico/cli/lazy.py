@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import typer
 import typer.main
@@ -47,7 +47,7 @@ class Entry:
 class LazyGroup(TyperGroup):
     """A Typer group whose commands come from :attr:`table` and load on first use."""
 
-    table: dict[str, Entry] = {}
+    table: ClassVar[dict[str, Entry]] = {}
     _listing = False  # while help or completion lists the commands: placeholders, nothing imported
 
     def list_commands(self, ctx: Context) -> list[str]:

@@ -2,7 +2,7 @@
 
 Every ``aico`` command and every backend process loads the settings first. Pydantic did this
 before, and its import and model building cost ~70 ms and ~15 MB of each process for a dozen
-flat sections: here a section is a frozen keyword-only dataclass, each field's type read from
+flat sections: here a section is a frozen class taking keyword arguments, each field's type read from
 its annotation and its bounds from :func:`Field` (``ge``, ``gt``, ``le``, ``lt``, ``pattern``,
 ``min_length``, as pydantic spelled them), and a section may add a cross-field ``check``.
 
@@ -14,7 +14,7 @@ names their callers already use (``model_dump_json`` feeds a child its settings 
 
 from __future__ import annotations
 
-import dataclasses
+import inspect
 import json
 import re
 import types
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
 S = TypeVar("S", bound="Section")
-_MISSING: Any = dataclasses.MISSING
+_MISSING: Any = object()
 _TRUE = frozenset({"true", "yes", "on", "1", "y", "t"})
 _FALSE = frozenset({"false", "no", "off", "0", "n", "f"})
 
@@ -36,24 +36,67 @@ class SettingError(ValueError):
         self.where, self.message, self.value = where, message, value
 
 
-def Field(default: Any = _MISSING, *, ge: float | None = None, gt: float | None = None,  # noqa: N802 - as pydantic named it
+class _Spec:
+    """A field's default (``_MISSING``: required) and bounds."""
+
+    __slots__ = ("bounds", "default")
+
+    def __init__(self, default: Any, bounds: dict[str, Any]) -> None:
+        self.default, self.bounds = default, bounds
+
+
+def Field(default: Any = _MISSING, *, ge: float | None = None, gt: float | None = None,
           le: float | None = None, lt: float | None = None, pattern: str | None = None,
           min_length: int | None = None) -> Any:
     """A field with bounds (no ``default``: required)."""
     bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt), ("pattern", pattern),
                                 ("min_length", min_length)) if v is not None}
-    return dataclasses.field(default=default, metadata={"bounds": bounds})
+    return _Spec(default, bounds)
 
 
 class Section:
-    """A frozen group of settings; subclasses are made dataclasses (frozen, keyword-only) on definition."""
+    """A frozen group of settings: its fields are its annotations, taken as keyword arguments.
 
-    model_fields: ClassVar[dict[str, Any]] = {}
+    Plain classes, not dataclasses: making a dataclass generates and compiles code, ~1 ms a
+    class here, and every process makes all of them on start.
+    """
+
+    model_fields: ClassVar[dict[str, _Spec]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(frozen=True, kw_only=True)(cls)
-        cls.model_fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        fields = dict(cls.model_fields)
+        for name in inspect.get_annotations(cls):
+            value = cls.__dict__.get(name, _MISSING)
+            spec = value if isinstance(value, _Spec) else _Spec(value, {})
+            if isinstance(value, _Spec):
+                delattr(cls, name)
+            fields[name] = spec
+        cls.model_fields = fields
+
+    def __init__(self, **values: Any) -> None:
+        for name, spec in self.model_fields.items():
+            if name in values:
+                value = values.pop(name)
+            elif spec.default is not _MISSING:
+                value = spec.default
+            else:
+                raise TypeError(f"{type(self).__name__}: {name} is required")
+            object.__setattr__(self, name, value)
+        if values:
+            raise TypeError(f"{type(self).__name__}: no field {sorted(values)[0]}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: make a changed copy with model_copy")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self.model_fields)
+
+    def __hash__(self) -> int:
+        return hash((type(self), *(repr(getattr(self, n)) for n in self.model_fields)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.model_fields)})"
 
     def check(self) -> None:
         """Cross-field rules (a ``ValueError`` when broken); none by default."""
@@ -77,7 +120,7 @@ class Section:
                 if field.default is _MISSING:
                     raise SettingError(at, "is required", None)
                 continue
-            values[name] = _bounded(_coerce(hints[name], data[name], at), field.metadata.get("bounds", {}), at)
+            values[name] = _bounded(_coerce(hints[name], data[name], at), field.bounds, at)
         unknown = sorted(set(data) - set(cls.model_fields))
         if unknown:
             at = f"{where}.{unknown[0]}" if where else unknown[0]
@@ -101,7 +144,7 @@ class Section:
         return json.dumps(self.model_dump(), separators=(",", ":"))
 
     def model_copy(self: S, *, update: dict[str, Any] | None = None) -> S:
-        return dataclasses.replace(self, **(update or {}))  # type: ignore[type-var]
+        return type(self)(**{**{n: getattr(self, n) for n in self.model_fields}, **(update or {})})
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
@@ -125,7 +168,7 @@ def _dump(value: Any) -> Any:
     return value
 
 
-def _coerce(kind: Any, value: Any, where: str) -> Any:  # noqa: PLR0911, PLR0912 - one case per kind of field
+def _coerce(kind: Any, value: Any, where: str) -> Any:
     origin = get_origin(kind)
     if origin is Union or origin is types.UnionType:
         options = get_args(kind)

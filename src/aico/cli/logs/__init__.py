@@ -7,8 +7,6 @@ module is imported only when that command runs (``aico.cli.lazy``).
 
 from __future__ import annotations
 
-import typer
-
 from aico.cli.lazy import Entry, lazy_app
 
 #: Each command's module and its help line (the first line of its docstring; a test checks they agree).
