@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aico.config import loader, load_settings
+from aico.config import load_settings, loader
 from aico.config.sections import SettingError
 from aico.config.settings import MessageBus, Settings
 from aico.errors import ConfigError

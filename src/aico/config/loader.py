@@ -8,14 +8,11 @@ import re
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aico.config.sections import SettingError
 from aico.config.settings import Settings
 from aico.errors import ConfigError
-
-if TYPE_CHECKING:
-    import yaml
 
 ENV_PREFIX = "AICO_"
 ENV_SEPARATOR = "__"
@@ -170,4 +167,4 @@ def load_settings(
 
 
 if __name__ == "__main__":
-    print(f"wrote {write_defaults_json()}")
+    print(f"wrote {write_defaults_json()}")  # noqa: T201 - a maintainer's command
