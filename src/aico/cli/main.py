@@ -33,7 +33,7 @@ app = lazy_app(
     name="aico",
     help="Unified, privacy-first logging: run the backend, search and tail the encrypted log store.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # aico --install-completion; completing lists commands without importing them
     pretty_exceptions_enable=False,
 )
 
