@@ -17,6 +17,7 @@ from aico.cli.main import GROUPS, app
 from aico.config import Settings
 from aico.schema import normalize
 from aico.store import LogStore
+
 from support import stamp
 
 #: Never needed to read or count records, follow them, or show the backend's status.
