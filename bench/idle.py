@@ -279,12 +279,11 @@ def main() -> None:
     args = ap.parse_args()
     kinds = [False] if args.no_baseline else [True, False]
     result: dict[str, Any] = {"baseline_rev": baseline_rev(), "seconds": args.seconds}
-    with tempfile.TemporaryDirectory(prefix="aico-bench-idle-") as tmp:
-        with backends(Path(tmp), kinds) as running:
-            result["idle"] = sample_idle(running, args.seconds, args.settle)
-            if args.burst:
-                result["burst"] = {b.name: burst(b, args.burst, args.settle, args.after_seconds,
-                                                 result["idle"][b.name]["rss_mb"]) for b in running}
+    with tempfile.TemporaryDirectory(prefix="aico-bench-idle-") as tmp, backends(Path(tmp), kinds) as running:
+        result["idle"] = sample_idle(running, args.seconds, args.settle)
+        if args.burst:
+            result["burst"] = {b.name: burst(b, args.burst, args.settle, args.after_seconds,
+                                             result["idle"][b.name]["rss_mb"]) for b in running}
     if args.json:
         print(json.dumps(result))
     else:

@@ -39,6 +39,8 @@ PRODUCER_FIGURES = ("queued", "inflight", "spool_bytes", "acknowledged", "droppe
                     "acks_bad", "acks_unknown", "ack_timeouts")
 DURABLE_STEP_MS = 5  # the relaying producer's longest idle wait: a 2xx waits for its next spool write
 SPOOL_NAME = "log_bridge"
+#: An unchanged status is looked at less and less often, up to this: an idle child wakes every few seconds.
+STATUS_IDLE_MAX_S = 5.0
 SPOOL_WAIT_S = 30.0  # beyond a last bridge's shutdown: its server's graceful stop and its producer's flush
 
 
@@ -155,14 +157,19 @@ def serve(make: Callable[[Settings], Service], label: str) -> int:
     assert service.server is not None
     say(out, {"ready": {"port": service.server.port}})
     interval = service.settings.core.backend.status_interval_ms / 1000
+    wait, sent = interval, None
     while True:
         status = service.status()
-        say(out, {"status": status})
+        if status != sent:  # a figure moved: say it, and look again soon
+            say(out, {"status": status})
+            sent, wait = status, interval
+        else:  # nothing moved: look less often, up to STATUS_IDLE_MAX_S
+            wait = min(wait * 2, max(interval, STATUS_IDLE_MAX_S))
         if status["state"] != "running":  # a thread it needs ended: the plugin starts a new process
             stderr.say("the server or its producer stopped: exiting", prefix=f"[aico {label}]")
             service.stop()
             return 4
-        if stdin_closed(interval):
+        if stdin_closed(wait):
             break
     service.stop()
     say(out, {"status": {**service.status(), "state": "stopped"}})

@@ -56,7 +56,7 @@ def serve(settings: Settings, endpoint: str) -> int:
     parent = ParentWatch()
     try:
         while True:
-            if not sock.poll(1000):
+            if not parent.poll(sock):  # a batch, or the parent's exit (no timer where there is a pidfd)
                 if parent.gone():  # the collector is gone: nobody to answer
                     return 1
                 continue
