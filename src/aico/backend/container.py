@@ -25,6 +25,13 @@ STATUS_IDLE_MAX_S = 5.0
 _CLOCK_FIELDS = ("updated_at", "updated_epoch")
 
 
+def _settled(plugin: dict[str, Any]) -> dict[str, Any]:
+    """A plugin's figures without its countdowns (``*_in_s``, which move by themselves and are
+    counted again from their ``*_at`` when the file is read) and clock readings (``*_at``
+    derived from them would move by rounding)."""
+    return {k: v for k, v in plugin.items() if not k.endswith("_in_s") and k != "next_run_at"}
+
+
 def _say(message: str) -> None:
     """The container's own messages go to stderr: it runs the logging pipeline itself."""
     say(message, prefix="[aico backend]")
@@ -87,6 +94,7 @@ class Container:
         """Write the status file (with ``only_if_changed``, only when a figure moved); True if written."""
         status = self.status()
         figures = {k: v for k, v in status.items() if k not in _CLOCK_FIELDS}
+        figures["plugins"] = {name: _settled(p) for name, p in status["plugins"].items()}
         if only_if_changed and figures == self._written:
             return False
         try:

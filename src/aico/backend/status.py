@@ -12,11 +12,13 @@ import fcntl
 import json
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aico.config.private import private_dir, private_open
 from aico.config.settings import Settings
+from aico.schema.timestamps import parse_utc
 
 STALE_AFTER_S = 5.0
 
@@ -86,6 +88,13 @@ def read_status(settings: Settings, name: str = "backend") -> dict[str, Any] | N
         status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return None
+    for plugin in (status.get("plugins") or {}).values():  # countdowns as of now, not as of the last write
+        if isinstance(plugin, dict) and plugin.get("next_run_at") and plugin.get("next_run_in_s") is not None:
+            try:
+                left = (parse_utc(str(plugin["next_run_at"])) - datetime.now(UTC)).total_seconds()
+            except ValueError:
+                continue
+            plugin["next_run_in_s"] = round(max(0.0, left), 1)
     held = _lock_held(lock_path(settings, name))
     live = held if held is not None else time.time() - float(status.get("updated_epoch", 0)) < STALE_AFTER_S
     status["running"] = bool(status.get("state") == "running" and live and _alive(int(status.get("pid", 0))))

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import sys
 import threading
 import time
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
 from aico.bridge.timeouts import timed_protocol
 from aico.errors import BackendError
-from aico.logging.guard import infrastructure_thread
 from aico.stderr import say
 
 START_TIMEOUT_S = 15.0
+
+
+def _not_logged_through_itself() -> Any:
+    """The logger library's guard for this thread, when this process has the logger library: a
+    process without it (the dashboard's) has no handler to loop through, and need not load it."""
+    if "aico.logging" not in sys.modules:
+        return contextlib.nullcontext()
+    from aico.logging.guard import infrastructure_thread
+
+    return infrastructure_thread()
 TICK_S = 1.0  # the Date header's refresh; uvicorn's own loop ticks ten times a second, idle or not
 
 
@@ -93,7 +105,7 @@ class BridgeServer:
             time.sleep(0.01)
 
     def _serve(self, sock: socket.socket) -> None:
-        with infrastructure_thread():  # the bridge is logging infrastructure: nothing here logs through itself
+        with _not_logged_through_itself():  # the bridge is logging infrastructure: nothing here logs through itself
             try:
                 self.server.run(sockets=[sock])
             except BaseException as exc:  # noqa: BLE001 - SystemExit from a failed startup included: kept, told
