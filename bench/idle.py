@@ -8,10 +8,12 @@ plugins and are sampled over the same ``--seconds`` window, so the machine's noi
                descendant over the window, as a percentage of one core
   rss          the sum of their resident memory (VmRSS), sampled once a second: mean and max
   wakeups      context switches per second over all their threads (a polling loop shows here)
-and each process on its own. Then each backend in turn takes a burst of ``--burst`` records
-from a producer process (realistic records, bench/corpus.py), and once the store holds them
-all and ``--settle`` seconds have passed, its memory is sampled again: it should come back
-within 20% of what it was idle.
+and each process on its own. Sampling starts ``--settle`` seconds after both are ready (by
+default past the analytics plugin's first ETL run, 60 s after start: a one-off, then hourly).
+Then each backend in turn takes a burst of ``--burst`` records from a producer process
+(realistic records, bench/corpus.py); once the store holds them all, no extra child runs and
+``--after-settle`` seconds have passed, its memory is sampled again: it should come back within
+20% of what it was idle.
 
     python bench/idle.py [--seconds 60] [--burst 1000000] [--json]
 """
@@ -237,8 +239,24 @@ producer.close(5)
 """
 
 
-def burst(b: Backend, records: int, settle: float, seconds: float, idle_rss_mb: float) -> dict[str, Any]:
-    """Send ``records`` through the bus, wait until they are stored, let it settle, sample memory."""
+def wait_quiet(b: Backend, names: set[str], timeout: float = 600.0) -> None:
+    """Until ``b`` runs only the processes it ran idle (no ETL child) and used under 5% of a core for 2 s."""
+    deadline = time.monotonic() + timeout
+    last = Sample.take(b.pid)
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        now = Sample.take(b.pid)
+        busy = sum(now.cpu.values()) - sum(last.cpu.get(p, 0.0) for p in now.cpu)
+        if set(now.names.values()) <= names and busy / (now.at - last.at) < 0.05:
+            return
+        last = now
+
+
+def burst(b: Backend, records: int, settle: float, seconds: float, idle: dict[str, Any]) -> dict[str, Any]:
+    """Send ``records`` through the bus, wait until they are stored and the backend is quiet, let it
+    settle, sample memory."""
+    names = set(idle["processes"])
+    wait_quiet(b, names)
     before = b.stored()
     start = time.monotonic()
     producer = subprocess.Popen([sys.executable, "-c", PRODUCER, str(records), str(Path(__file__).parent)],
@@ -255,12 +273,14 @@ def burst(b: Backend, records: int, settle: float, seconds: float, idle_rss_mb: 
             break
     took = last_change - start
     producer.wait(300)
+    wait_quiet(b, names)
     time.sleep(settle)
     sums = []
     for _ in range(max(1, int(seconds))):
         sums.append(sum(Sample.take(b.pid).rss.values()))
         time.sleep(1)
     after = statistics.mean(sums) / 2**20
+    idle_rss_mb = idle["rss_mb"]
     return {"records": records, "stored": last - before, "seconds": round(took, 1),
             "records_per_s": round((last - before) / took) if took > 0 else 0, "peak_rss_mb": round(peak / 2**20, 1),
             "rss_after_mb": round(after, 1), "rss_idle_mb": idle_rss_mb,
@@ -271,7 +291,10 @@ def burst(b: Backend, records: int, settle: float, seconds: float, idle_rss_mb: 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=60.0, help="the idle window (both backends at once)")
-    ap.add_argument("--settle", type=float, default=10.0, help="quiet seconds after start, and after a burst")
+    ap.add_argument("--settle", type=float, default=75.0,
+                    help="seconds from ready to sampling (past the analytics plugin's first ETL run, at 60 s)")
+    ap.add_argument("--after-settle", type=float, default=10.0, help="seconds from a quiet backend after a burst "
+                    "to sampling its memory")
     ap.add_argument("--burst", type=int, default=1_000_000, help="records in the burst (0: no burst)")
     ap.add_argument("--after-seconds", type=float, default=10.0, help="memory sampled this long after a burst")
     ap.add_argument("--no-baseline", action="store_true", help="the working tree's backend alone")
@@ -282,8 +305,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="aico-bench-idle-") as tmp, backends(Path(tmp), kinds) as running:
         result["idle"] = sample_idle(running, args.seconds, args.settle)
         if args.burst:
-            result["burst"] = {b.name: burst(b, args.burst, args.settle, args.after_seconds,
-                                             result["idle"][b.name]["rss_mb"]) for b in running}
+            result["burst"] = {b.name: burst(b, args.burst, args.after_settle, args.after_seconds,
+                                             result["idle"][b.name]) for b in running}
     if args.json:
         print(json.dumps(result))
     else:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 from aico import stderr
+from aico.backend.memory import child_env
 from aico.wake import parent_exit_fd
 
 KILL_WAIT_S = 10.0  # after SIGKILL: the kernel's part, never long
@@ -60,8 +61,8 @@ class Child:
               pass_fds: Sequence[int] = (), new_session: bool = False) -> Child:
         """Start ``argv`` (``OSError`` when it cannot be started at all)."""
         proc: subprocess.Popen[Any] = subprocess.Popen(
-            list(argv), env=dict(env) if env is not None else None, stdin=stdin, stdout=stdout, stderr=stderr,
-            text=text, pass_fds=tuple(pass_fds), start_new_session=new_session)
+            list(argv), env=child_env(dict(os.environ if env is None else env)), stdin=stdin, stdout=stdout,
+            stderr=stderr, text=text, pass_fds=tuple(pass_fds), start_new_session=new_session)
         return cls(proc, label)
 
     @classmethod

@@ -25,6 +25,7 @@ from typing import Any
 
 import zmq
 
+from aico.backend.memory import trim
 from aico.bus import sockets
 from aico.bus.curve import bus_keys
 from aico.collector.writer_client import WriterClient, WriterReply
@@ -105,6 +106,7 @@ class LogConsumer:
         self._bell = Bell()  # stop() rings it: the loop sleeps on the bus, the writer, its exit and this
         self._idle_wait_s = ALIVE_CHECK_S
         self._watched: tuple[int | None, int | None] = (None, None)  # the writer's pid and its exit descriptor
+        self._worked = False  # records came since the last trim
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -169,6 +171,9 @@ class LogConsumer:
             # read returns at once, and that spin would take the CPU the writer needs.
             can_take = self._held() < MAX_HELD_BATCHES * self.batch_size and len(self._pending) < self.batch_size
             poller.modify(sub, zmq.POLLIN if can_take else 0)
+            if self._worked and not self._pending and not self._at_writer and not self._retry and not stopping:
+                trim()  # a burst is stored: give its freed memory back, once (not on a timer)
+                self._worked = False
             events = dict(poller.poll(self._timeout(stopping)))
             if events.get(self._bell.fd):
                 self._bell.clear()
@@ -179,6 +184,7 @@ class LogConsumer:
                     self._on_reply(reply, acks)
             if can_take and (events.get(sub) or stopping):
                 self._receive(sub)
+                self._worked = True
             self._dispatch(writer, stopping)
             self.counters.pending = self._held()
             if stopping and not self._pending and not self._rejects and not self._at_writer and \

@@ -23,6 +23,7 @@ import sys
 import zmq
 
 from aico.backend.child import ParentWatch
+from aico.backend.memory import trim
 from aico.config.settings import Settings
 from aico.errors import AicoError
 from aico.store.repository import LogStore
@@ -54,13 +55,18 @@ def serve(settings: Settings, endpoint: str) -> int:
     sock.send_multipart([b"S", b"ready"])
     single = settings.core.logging.consumer.write_mode == "single"
     parent = ParentWatch()
+    worked = False
     try:
         while True:
+            if worked and not sock.poll(0):  # a burst just ended: give its freed memory back, once
+                trim()
+                worked = False
             if not parent.poll(sock):  # a batch, or the parent's exit (no timer where there is a pidfd)
                 if parent.gone():  # the collector is gone: nobody to answer
                     return 1
                 continue
             frames = sock.recv_multipart()
+            worked = True
             kind = frames[0]
             if kind == b"Q":
                 return 0
