@@ -97,3 +97,36 @@ def test_the_idle_sender_sleeps_long_and_an_offer_wakes_it(tmp_path: Path) -> No
     t.ack(encode_ack(p.producer_id, [2]))
     assert p.flush(10)
     assert p.close(5)
+
+
+GRANDCHILD = """
+import sys, zmq
+from aico.backend.child import ParentWatch
+watch = ParentWatch()
+sock = zmq.Context().socket(zmq.PAIR)
+sock.bind("inproc://nothing")
+print("watching", watch.fd is not None, flush=True)
+while True:
+    if not watch.poll(sock, fallback_s=0.05) and watch.gone():
+        print("gone", flush=True)
+        break
+"""
+
+MIDDLE = """
+import subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=sys.stdout)
+print(child.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_child_notices_its_parent_is_gone_without_a_timer() -> None:
+    """A process waiting on ParentWatch.poll wakes when its parent dies (on its pidfd where there is one)."""
+    with subprocess.Popen([sys.executable, "-c", MIDDLE, GRANDCHILD], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as middle:
+        assert middle.stdout is not None
+        middle.stdout.readline()  # the grandchild's pid
+        assert middle.stdout.readline().startswith("watching")
+        middle.kill()
+        middle.wait(30)
+        assert middle.stdout.readline().strip() == "gone"
