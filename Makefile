@@ -80,6 +80,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/etl.py
 	$(BIN)/python bench/privacy.py
 	$(BIN)/python bench/import_time.py
+	$(BIN)/python bench/idle.py
 
 # Not in CI: everything at once with faults on a schedule (bench/soak.py), MINUTES long.
 MINUTES ?= 10
