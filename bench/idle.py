@@ -277,7 +277,8 @@ def burst(b: Backend, records: int, settle: float, seconds: float, idle: dict[st
     time.sleep(settle)
     sums = []
     for _ in range(max(1, int(seconds))):
-        sums.append(sum(Sample.take(b.pid).rss.values()))
+        last_sample = Sample.take(b.pid)
+        sums.append(sum(last_sample.rss.values()))
         time.sleep(1)
     after = statistics.mean(sums) / 2**20
     idle_rss_mb = idle["rss_mb"]
@@ -285,7 +286,8 @@ def burst(b: Backend, records: int, settle: float, seconds: float, idle: dict[st
             "records_per_s": round((last - before) / took) if took > 0 else 0, "peak_rss_mb": round(peak / 2**20, 1),
             "rss_after_mb": round(after, 1), "rss_idle_mb": idle_rss_mb,
             "after_over_idle": round(after / idle_rss_mb, 3),
-            "returned": after <= idle_rss_mb * (1 + RETURN_WITHIN)}
+            "returned": after <= idle_rss_mb * (1 + RETURN_WITHIN),
+            "processes_after_mb": {last_sample.names[p]: round(r / 2**20, 1) for p, r in last_sample.rss.items()}}
 
 
 def main() -> None:
