@@ -47,6 +47,7 @@ MAX_AT_WRITER = 2     # batches handed to the writer and not yet answered
 RETRY_DELAY_S = 0.5
 _TIMESTAMP, _PRODUCER_ID, _SEQ = (COLUMNS.index(c) for c in ("timestamp", "producer_id", "seq"))
 ALIVE_CHECK_S = 0.1  # how often the writer process is checked, and the longest idle wait, without a pidfd
+RELEASE_AFTER_S = 2.0  # quiet this long after records means a burst is over: memory is given back once
 IDLE_WAIT_S = 60.0  # the longest idle wait where the writer's exit wakes the loop (a pidfd) and stop() rings
 
 _PREFIX = "[aico log consumer]"  # its lines on stderr (it runs the logging pipeline: never logs through it)
@@ -107,6 +108,7 @@ class LogConsumer:
         self._idle_wait_s = ALIVE_CHECK_S
         self._watched: tuple[int | None, int | None] = (None, None)  # the writer's pid and its exit descriptor
         self._worked = False  # records came since the last trim
+        self._worked_at = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -171,8 +173,9 @@ class LogConsumer:
             # read returns at once, and that spin would take the CPU the writer needs.
             can_take = self._held() < MAX_HELD_BATCHES * self.batch_size and len(self._pending) < self.batch_size
             poller.modify(sub, zmq.POLLIN if can_take else 0)
-            if self._worked and not self._pending and not self._at_writer and not self._retry and not stopping:
-                trim()  # a burst is stored: give its freed memory back, once (not on a timer)
+            if self._worked and not self._pending and not self._at_writer and not self._retry and not stopping \
+                    and time.monotonic() - self._worked_at >= RELEASE_AFTER_S:
+                trim()  # a burst is stored and over: give its freed memory back, once (not on a timer)
                 self._worked = False
             events = dict(poller.poll(self._timeout(stopping)))
             if events.get(self._bell.fd):
@@ -184,7 +187,7 @@ class LogConsumer:
                     self._on_reply(reply, acks)
             if can_take and (events.get(sub) or stopping):
                 self._receive(sub)
-                self._worked = True
+                self._worked, self._worked_at = True, time.monotonic()
             self._dispatch(writer, stopping)
             self.counters.pending = self._held()
             if stopping and not self._pending and not self._rejects and not self._at_writer and \
@@ -232,6 +235,8 @@ class LogConsumer:
         if self._pending and len(self._at_writer) < MAX_AT_WRITER:
             left = self.batch_interval - (now - self._pending_since)
             return max(0, int(left * 1000))
+        if self._worked and not self._pending and not self._at_writer and not self._retry:  # once, when it is over
+            return int(max(0.0, min(self._idle_wait_s, self._worked_at + RELEASE_AFTER_S - now)) * 1000)
         return int(self._idle_wait_s * 1000)
 
     def _receive(self, sub: zmq.Socket[bytes]) -> None:

@@ -41,6 +41,10 @@ def store_rows(store: LogStore, rows: bytes, count: int | None, *, single: bool)
     return InsertResult(sum(r.stored for r in results), sum(r.duplicates for r in results))
 
 
+#: Quiet this long after batches means a burst ended (between batches of one, the writer waits far less).
+RELEASE_AFTER_S = 2.0
+
+
 def release_memory(store: LogStore) -> None:
     """After a burst: empty the page cache (up to 64 MiB, filled by the burst; the next one reads its
     index pages back from the OS's cache) and hand the freed heap back to the system."""
@@ -68,7 +72,7 @@ def serve(settings: Settings, endpoint: str) -> int:
     worked = False
     try:
         while True:
-            if worked and not sock.poll(0):  # a burst just ended: give its memory back, once
+            if worked and not sock.poll(int(RELEASE_AFTER_S * 1000)):  # a burst ended: give its memory back, once
                 release_memory(store)
                 worked = False
             if not parent.poll(sock):  # a batch, or the parent's exit (no timer where there is a pidfd)
