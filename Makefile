@@ -81,6 +81,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/etl.py
 	$(BIN)/python bench/privacy.py
 	$(BIN)/python bench/import_time.py
+	$(BIN)/python bench/idle.py
 
 # Not in CI: everything at once with faults on a schedule (bench/soak.py), MINUTES long; then the burst
 # test with 1,000,000 records (make test runs it with 400,000), the producer's memory bound at README's figure.

@@ -37,6 +37,7 @@ from aico.schema.levels import at_least
 from aico.schema.timestamps import format_utc, now_utc, parse_utc
 from aico.store import LogStore
 from aico.store.filters import LogFilter
+from baseline import ROOT, aico_argv, baseline_env, baseline_src
 from benchenv import BIN, running_backend
 
 from corpus import generate
@@ -95,10 +96,42 @@ def run_grep(argv: list[str]) -> int:
     return len(lines)
 
 
-def cli_ms(env: dict[str, str], *args: str, repeat: int = 5) -> dict[str, float]:
-    samples, _ = timed(lambda: subprocess.run([str(BIN / "aico"), *args], env=env, capture_output=True, check=True),
-                       repeat)
-    return percentiles(samples)
+def cli_times(env: dict[str, str], commands: dict[str, list[str]], repeat: int) -> dict[str, dict[str, object]]:
+    """Each ``aico`` command, whole process, run by the working tree's code and by the baseline's
+    (``bench/baseline.py``) in turn, ``repeat`` times each: p50 of both and their ratio.
+
+    Both read the same store; a command whose baseline fails (a store layout it cannot read)
+    has no baseline figure. Both trees are compiled to bytecode first, as an installed package is
+    (this machine's PYTHONDONTWRITEBYTECODE would make every run compile the working tree)."""
+    for tree in (ROOT / "src", baseline_src()):
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree)], check=True, capture_output=True)
+    base_env = baseline_env(env)
+    samples: dict[tuple[str, bool], list[float]] = {}
+    failed: set[str] = set()
+    for _ in range(repeat):
+        for name, args in commands.items():
+            for baseline in (True, False):
+                if baseline and name in failed:
+                    continue
+                start = time.perf_counter()
+                done = subprocess.run([*aico_argv(baseline), *args], env=base_env if baseline else env,
+                                      capture_output=True)
+                took = time.perf_counter() - start
+                if done.returncode != 0:
+                    if baseline:
+                        failed.add(name)
+                        continue
+                    raise SystemExit(f"aico {' '.join(args)} failed: {done.stderr.decode(errors='replace')}")
+                samples.setdefault((name, baseline), []).append(took)
+    out: dict[str, dict[str, object]] = {}
+    for name, args in commands.items():
+        new = percentiles(samples[(name, False)])
+        entry: dict[str, object] = {"command": "aico " + " ".join(args), **new}
+        if (name, True) in samples:
+            base = percentiles(samples[(name, True)])
+            entry.update({"baseline_p50_ms": base["p50_ms"], "speedup": round(base["p50_ms"] / new["p50_ms"], 1)})
+        out[name] = entry
+    return out
 
 
 def main() -> None:
@@ -107,6 +140,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=40, help="timed runs per query")
     ap.add_argument("--grep-repeat", type=int, default=5)
     ap.add_argument("--tail-samples", type=int, default=40)
+    ap.add_argument("--cli-repeat", type=int, default=15, help="runs of each aico command (new and baseline, in turn)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     rng = random.Random(11)
@@ -160,10 +194,19 @@ def main() -> None:
         result["grep_tool"] = tool
         export.unlink()
         trace_id = traces[len(traces) // 2]
-        result["cli"] = {"ls_fulltext_100": cli_ms(env, "logs", "ls", "quota", "-n", "100", "-o", "jsonl"),
-                         "trace": cli_ms(env, "logs", "trace", trace_id, "-o", "jsonl"),
-                         "ls_window_100": cli_ms(env, "logs", "ls", "-p", "warning", "--since",
-                                                 format_utc(first + span / 2), "-n", "100", "-o", "jsonl")}
+        result["cli"] = cli_times(env, {
+            "help": ["--help"],
+            "ls": ["logs", "ls"],
+            "ls_fulltext_100": ["logs", "ls", "quota", "-n", "100", "-o", "jsonl"],
+            "ls_window_100": ["logs", "ls", "-p", "warning", "--since", format_utc(first + span / 2), "-n", "100",
+                              "-o", "jsonl"],
+            "count": ["logs", "count"],
+            "count_errors": ["logs", "count", "-p", "error"],
+            "trace": ["logs", "trace", trace_id],
+            "tail": ["logs", "tail", "-n", "20"],
+        }, args.cli_repeat)
+        with running_backend(env, plugins="message_bus,log_consumer"):  # gateway status reads a live one
+            result["cli"].update(cli_times(env, {"gateway_status": ["gateway", "status"]}, args.cli_repeat))
         result["tail_f"] = tail_delays(env, settings, args.tail_samples)
     if args.json:
         print(json.dumps(result))
@@ -215,7 +258,8 @@ def report(r: dict) -> None:
               f"({f['matches']:,} matches)  {tool} {f[f'{tool}_p50_ms']:8.1f} ms  ratio {f['ratio']}x")
     print(f"export to JSONL: {r['export']['seconds']} s, {r['export']['bytes'] / 2**20:,.0f} MiB")
     for name, c in r["cli"].items():
-        print(f"aico logs CLI {name:<16} p50 {c['p50_ms']:8.1f} ms (whole process)")
+        base = f"  baseline {c['baseline_p50_ms']:8.1f} ms  ({c['speedup']}x)" if "baseline_p50_ms" in c else ""
+        print(f"CLI {name:<16} p50 {c['p50_ms']:8.1f} ms{base}   {c['command'][:60]}")
     for name, t in r["tail_f"].items():
         print(f"tail -f {name:<17} p50 {t['p50_ms']:8.1f} ms  p95 {t['p95_ms']:8.1f} ms")
 

@@ -1,6 +1,6 @@
 """Which extra brings which library: a core-only install says what to add, never a traceback.
 
-    pip install aico-logging                 the logger library (pyzmq, protobuf, orjson, pydantic, pyyaml,
+    pip install aico-logging                 the logger library (pyzmq, protobuf, orjson, pyyaml,
                                              platformdirs): aico.logging.install() ships to a backend
     pip install 'aico-logging[backend]'      + the backend, the collector and writer, the encrypted store,
                                              retention, privacy, OTLP and the ``aico`` command

@@ -16,7 +16,7 @@ from aico.store import LogStore
 from support import Backend, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE = {"cryptography", "orjson", "platformdirs", "protobuf", "pydantic", "pyyaml", "pyzmq"}
+CORE = {"cryptography", "orjson", "platformdirs", "protobuf", "pyyaml", "pyzmq"}
 RECORDS = 500
 #: What pip says when it cannot reach a package it needs (no network and nothing cached): a skip, not a failure.
 OFFLINE = ("No matching distribution", "Could not find a version", "Failed to establish a new connection",

@@ -17,7 +17,7 @@ from aico.extras import extra_for, needs
 #: What an application that only logs must never load: the other stops of the road and their libraries.
 FORBIDDEN = ("aico.store", "aico.analytics", "aico.bridge", "aico.dashboard", "aico.collector", "aico.retention",
              "aico.privacy", "aico.cli", "libsql", "duckdb", "pyarrow", "fastapi", "starlette", "uvicorn", "typer",
-             "rich", "keyring", "zstandard", "re2")
+             "rich", "keyring", "zstandard", "re2", "pydantic")
 
 
 def loaded_after(statement: str) -> list[str]:

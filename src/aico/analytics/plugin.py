@@ -21,7 +21,7 @@ from typing import Any
 from aico.backend.child import Child, say
 from aico.config.settings import Settings
 from aico.extras import require
-from aico.schema.timestamps import now_utc
+from aico.schema.timestamps import from_epoch, now_utc
 
 STOP_GRACE_S = 30.0
 
@@ -108,6 +108,10 @@ class LogAnalyticsPlugin:
             "runs": self.runs,
             "failures": self.failures,
             "next_run_in_s": round(max(0.0, self._next_run - time.monotonic()), 1) if state == "running" else None,
+            # the same as a time: the status file is written when a figure changes, and a reader
+            # (aico gateway status) counts down from this one (backend/status.py)
+            "next_run_at": from_epoch(time.time() + max(0.0, self._next_run - time.monotonic()))
+            if state == "running" else None,
             "last_run": self.last or None,
         }
 

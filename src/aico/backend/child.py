@@ -10,8 +10,9 @@ Four parts run work in a process of their own, each on its own channel:
 
 What they share is here: ``Child`` starts one and stops it (ask, wait a grace period, then
 kill); ``Child.wait_ready`` waits for the child's own ready message without outliving the
-child; ``ParentWatch`` lets a child that polls notice its parent is gone (the others read end
-of file on a pipe or socket from the parent, which the kernel gives when the parent dies);
+child; ``ParentWatch`` lets a child notice its parent is gone, on the parent's exit descriptor
+where there is one (the others read end of file on a pipe or socket from the parent, which the
+kernel gives when the parent dies);
 ``Backoff`` says how long to wait before starting a crashed child again.
 """
 
@@ -25,9 +26,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 from aico import stderr
+from aico.backend.memory import child_env
+from aico.wake import parent_exit_fd
 
 KILL_WAIT_S = 10.0  # after SIGKILL: the kernel's part, never long
 READY_SLICE_S = 0.2  # how often a wait for ready looks whether the child is still there
+POLL_FALLBACK_S = 1.0  # without a pidfd, how often a child looks whether its parent is gone
 
 
 def say(label: str, message: str) -> None:
@@ -57,8 +61,8 @@ class Child:
               pass_fds: Sequence[int] = (), new_session: bool = False) -> Child:
         """Start ``argv`` (``OSError`` when it cannot be started at all)."""
         proc: subprocess.Popen[Any] = subprocess.Popen(
-            list(argv), env=dict(env) if env is not None else None, stdin=stdin, stdout=stdout, stderr=stderr,
-            text=text, pass_fds=tuple(pass_fds), start_new_session=new_session)
+            list(argv), env=child_env(dict(os.environ if env is None else env)), stdin=stdin, stdout=stdout,
+            stderr=stderr, text=text, pass_fds=tuple(pass_fds), start_new_session=new_session)
         return cls(proc, label)
 
     @classmethod
@@ -135,13 +139,36 @@ class Child:
 
 
 class ParentWatch:
-    """In a child: whether the process that started it is gone (it is then adopted by another)."""
+    """In a child: whether the process that started it is gone (it is then adopted by another).
+
+    Where the system has pidfds, the parent's exit makes a descriptor readable: ``poll`` sleeps
+    on it beside the child's own socket instead of waking every second to look.
+    """
 
     def __init__(self) -> None:
         self.parent = os.getppid()
+        self.fd = parent_exit_fd(self.parent)
+        self._poller: Any = None
 
     def gone(self) -> bool:
         return os.getppid() != self.parent
+
+    def poll(self, sock: Any, fallback_s: float = POLL_FALLBACK_S) -> bool:
+        """Wait until ZeroMQ socket ``sock`` is readable (True), or the parent may be gone (False:
+        its exit descriptor is readable, or ``fallback_s`` passed where there is none)."""
+        import zmq
+
+        if self._poller is None:
+            self._poller = zmq.Poller()
+            self._poller.register(sock, zmq.POLLIN)
+            if self.fd is not None:
+                self._poller.register(self.fd, zmq.POLLIN)
+        events = dict(self._poller.poll(None if self.fd is not None else int(fallback_s * 1000)))
+        if self.fd is not None and events.get(self.fd) and not self.gone():  # never spin on it: the timer
+            self._poller.unregister(self.fd)
+            os.close(self.fd)
+            self.fd = None
+        return bool(events.get(sock))
 
 
 class Backoff:

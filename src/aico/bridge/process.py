@@ -16,23 +16,18 @@ Ctrl-C in a terminal reaches this process too: it is ignored here, the backend d
 from __future__ import annotations
 
 import fcntl
-import json
-import os
-import select
-import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any
 
 from aico import stderr
+from aico.backend.served import Service, say, serve, stdin_closed
 from aico.bridge.app import create_app
 from aico.bridge.auth import load_token
 from aico.bridge.intake import RELAY_PREFIX, Intake
 from aico.bridge.server import BridgeServer
 from aico.config.settings import Settings
-from aico.errors import AicoError
 from aico.logging.producer import Producer
 
 PRODUCER_FIGURES = ("queued", "inflight", "spool_bytes", "acknowledged", "dropped_total",
@@ -115,63 +110,12 @@ class Bridge:
         return out
 
 
-def say(out: IO[str], message: dict[str, Any]) -> None:
-    try:
-        out.write(json.dumps(message) + "\n")
-        out.flush()
-    except (BrokenPipeError, ValueError):
-        pass  # the backend is gone: end of file on stdin follows
-
-
-def stdin_closed(timeout: float) -> bool:
-    """Whether stdin reached its end within ``timeout`` seconds (anything else sent is ignored)."""
-    readable, _, _ = select.select([0], [], [], timeout)
-    return bool(readable) and os.read(0, 4096) == b""
-
-
-class Service(Protocol):
-    """What ``serve`` runs in a child process: the bridge here, the dashboard (``aico.dashboard.process``)."""
-
-    settings: Settings
-    server: BridgeServer | None
-
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def status(self) -> dict[str, Any]: ...
-
-
-def serve(make: Callable[[Settings], Service], label: str) -> int:
-    """The child's life on the pipe protocol above: start, say ready (or why not), report, stop at end of file."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    out = os.fdopen(os.dup(1), "w")  # the protocol's own channel: a stray print goes to stderr instead
-    os.dup2(2, 1)
-    service = make(Settings.model_validate_json(sys.stdin.buffer.readline()))
-    try:
-        service.start()
-    except Exception as exc:  # noqa: BLE001 - a port in use, a spool held elsewhere, a bug: the plugin says why
-        service.stop()
-        say(out, {"error": str(exc) if isinstance(exc, AicoError) else f"{type(exc).__name__}: {exc}"})
-        return 3
-    assert service.server is not None
-    say(out, {"ready": {"port": service.server.port}})
-    interval = service.settings.core.backend.status_interval_ms / 1000
-    while True:
-        status = service.status()
-        say(out, {"status": status})
-        if status["state"] != "running":  # a thread it needs ended: the plugin starts a new process
-            stderr.say("the server or its producer stopped: exiting", prefix=f"[aico {label}]")
-            service.stop()
-            return 4
-        if stdin_closed(interval):
-            break
-    service.stop()
-    say(out, {"status": {**service.status(), "state": "stopped"}})
-    return 0
-
-
 def main() -> int:
     return serve(Bridge, "bridge")
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+__all__ = ["Bridge", "Service", "main", "say", "serve", "stdin_closed"]

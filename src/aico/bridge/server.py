@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -15,6 +16,38 @@ from aico.recursion_guard import infrastructure_thread
 from aico.stderr import say
 
 START_TIMEOUT_S = 15.0
+
+TICK_S = 1.0  # the Date header's refresh; uvicorn's own loop ticks ten times a second, idle or not
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn's server with a main loop that wakes once a second (the Date header is to the
+    second) instead of ten times, and at once when asked to exit (:meth:`request_exit`)."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _exit: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop, self._exit = asyncio.get_running_loop(), asyncio.Event()
+        if self.should_exit:  # asked before the loop ran
+            return
+        counter = 0  # uvicorn refreshes the Date header on multiples of ten
+        while not await self.on_tick(counter):
+            try:
+                await asyncio.wait_for(self._exit.wait(), TICK_S)
+            except TimeoutError:
+                pass
+            counter = (counter + 10) % 864000
+
+    def request_exit(self) -> None:
+        """Stop serving (from any thread): the main loop wakes now, not at its next tick."""
+        self.should_exit = True
+        loop, event = self._loop, self._exit
+        if loop is not None and event is not None:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:  # the loop is closed: it has exited already
+                pass
 
 
 class BridgeServer:
@@ -30,7 +63,7 @@ class BridgeServer:
             http=timed_protocol(request_timeout_s, self._timed_out), timeout_keep_alive=max(1, round(keep_alive_s)),
         )
         self._intake = getattr(getattr(app, "state", None), "intake", None)
-        self.server = uvicorn.Server(self.config)
+        self.server = QuietServer(self.config)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -71,7 +104,7 @@ class BridgeServer:
                 sock.close()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self.server.should_exit = True
+        self.server.request_exit()
         if self._thread is not None:
             self._thread.join(timeout)
 

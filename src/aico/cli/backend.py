@@ -31,4 +31,7 @@ def start(
     if s.database_path.exists():  # a wrong or missing key is one line and exit 3, before any plugin starts
         with LogStore.open(s):
             pass
+    from aico.backend.memory import few_arenas
+
+    few_arenas()  # before its threads start: they share two malloc arenas, as its children do
     Container(s, names, name).run_forever()

@@ -1,4 +1,7 @@
-"""``aico gateway status``: the running backend's plugins and their counters."""
+"""``aico gateway status``: the running backend's plugins and their counters.
+
+Printed as aligned lines (no Rich table): the command answers without importing Rich.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,10 @@ import time
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from aico.backend.status import read_status
 from aico.cli.common import console, settings
+from aico.cli.output import Line, visible
 
 app = typer.Typer(help="Inspect the running backend.", no_args_is_help=True)
 
@@ -53,13 +56,14 @@ def status(
     if as_json:
         out.file.write(json.dumps(current or {"running": False}, indent=2) + "\n")
     elif not current:
-        out.print(f"backend: not running (no status in {s.run_dir})")
+        out.print(Line(f"backend: not running (no status in {visible(str(s.run_dir))})"))
     else:
         state = "running" if current["running"] else f"not running (last state: {current.get('state')})"
-        out.print(f"backend: {state}  pid {current.get('pid')}  since {current.get('started_at')}")
-        table = Table("plugin", "state", "figures")
-        for name, plugin in (current.get("plugins") or {}).items():
-            figures = "  ".join(_figures(plugin))
-            table.add_row(name, plugin.get("state", "?"), figures)
-        out.print(table)
+        out.print(Line(f"backend: {state}  pid {current.get('pid')}  since {current.get('started_at')}", style="bold"))
+        plugins = current.get("plugins") or {}
+        width = max((len(n) for n in plugins), default=6)
+        for name, plugin in plugins.items():
+            shown = str(plugin.get("state", "?"))
+            out.print(Line(f"  {name:<{width}}  ") + Line(f"{shown:<8}", style="green" if shown == "running" else "red")
+                      + Line("  " + visible("  ".join(_figures(plugin)))))
     raise typer.Exit(0 if _all_running(current) else 1)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from aico.extras import extra_for, needs
@@ -29,8 +30,22 @@ def missing_extra(exc: ModuleNotFoundError, argv: list[str]) -> None:
     sys.exit(MISSING_EXTRA_EXIT)
 
 
+def plain_help_off_a_terminal() -> None:
+    """Help as plain text when stdout is not a terminal: Typer's Rich panels import ~150 modules
+    (~60 ms) to draw boxes nobody sees in a pipe. Typer reads ``TYPER_USE_RICH`` once, on import;
+    it is not left in the environment for the processes a command starts."""
+    if "TYPER_USE_RICH" in os.environ or sys.stdout.isatty():
+        return
+    os.environ["TYPER_USE_RICH"] = "0"
+    try:
+        import typer.core  # noqa: F401 - read the variable now
+    finally:
+        del os.environ["TYPER_USE_RICH"]
+
+
 def main() -> None:
     try:
+        plain_help_off_a_terminal()
         from aico.cli.main import main as run
     except ModuleNotFoundError as exc:
         missing_extra(exc, sys.argv)

@@ -6,29 +6,36 @@ import sys
 
 import typer
 
-from aico.cli import analytics, archive, backend, bridge, bus, config_cmd, dashboard, db, gateway, keys, logs
 from aico.cli.launch import missing_extra
+from aico.cli.lazy import Entry, lazy_app
 from aico.config.private import private_umask
 from aico.errors import AicoError
 
-app = typer.Typer(
+#: Each group's module and the help line ``aico --help`` shows without importing it (a test checks they agree).
+GROUPS = {
+    "backend": Entry("aico.cli.backend", "Run the backend: message bus broker, log consumer and the other plugins."),
+    "gateway": Entry("aico.cli.gateway", "Inspect the running backend."),
+    "bus": Entry("aico.cli.bus", "Message bus tools."),
+    "bridge": Entry("aico.cli.bridge",
+                    "The frontend bridge (HTTP and WebSocket log ingestion for web and app frontends)."),
+    "logs": Entry("aico.cli.logs", "Search, tail, count, export and prune the stored logs."),
+    "db": Entry("aico.cli.db", "The encrypted log store."),
+    "config": Entry("aico.cli.config_cmd", "Configuration."),
+    "analytics": Entry("aico.cli.analytics",
+                       "ETL the logs into an encrypted DuckDB (scrubbed of private data), query it, report."),
+    "dashboard": Entry("aico.cli.dashboard",
+                       "The log dashboard in the browser (search, histogram, traces, live tail)."),
+    "keys": Entry("aico.cli.keys", "The keys of this AICO_HOME: status, backup (export/import), rotation."),
+}
+
+app = lazy_app(
+    GROUPS,
     name="aico",
     help="Unified, privacy-first logging: run the backend, search and tail the encrypted log store.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # aico --install-completion; completing lists commands without importing them
     pretty_exceptions_enable=False,
 )
-app.add_typer(backend.app, name="backend")
-app.add_typer(gateway.app, name="gateway")
-app.add_typer(bus.app, name="bus")
-app.add_typer(bridge.app, name="bridge")
-app.add_typer(logs.app, name="logs")
-logs.app.add_typer(archive.app, name="archive")
-app.add_typer(db.app, name="db")
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(analytics.app, name="analytics")
-app.add_typer(dashboard.app, name="dashboard")
-app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

@@ -20,9 +20,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from rich.console import Console
-from rich.text import Text
-
 from aico.schema.record import COLUMNS
 from aico.schema.timestamps import parse_utc
 
@@ -36,6 +33,39 @@ LEVEL_STYLES = {
 FIELDS = ("id", *COLUMNS)
 _LOGFMT_BARE = re.compile(r"[^\s\"=\\\x00-\x1f\x7f-\x9f]+\Z")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class Line:
+    """A line of text with styled spans (Rich style names), like ``rich.text.Text``.
+
+    Rich prints it in colour on a terminal (``__rich__``); elsewhere it is written as plain text
+    without importing Rich at all: ~40 ms of every ``aico logs ls`` piped to a file or a program.
+    """
+
+    __slots__ = ("parts",)
+
+    def __init__(self, text: str = "", style: str = "") -> None:
+        self.parts: list[tuple[str, str]] = [(text, style)] if text else []
+
+    def append(self, text: str, style: str = "") -> Line:
+        self.parts.append((text, style))
+        return self
+
+    def __add__(self, other: Line) -> Line:
+        joined = Line()
+        joined.parts = [*self.parts, *other.parts]
+        return joined
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _ in self.parts)
+
+    def __rich__(self) -> Any:
+
+        text = Line()
+        for part, style in self.parts:
+            text.append(part, style=style)
+        return text
 
 
 def visible(text: str) -> str:
@@ -100,9 +130,9 @@ def display_time(stamp: str, *, utc: bool, short: bool = False) -> str:
     return text + "Z" if utc else text
 
 
-def pretty_line(row: dict[str, Any], *, utc: bool = False) -> Text:
+def pretty_line(row: dict[str, Any], *, utc: bool = False) -> Line:
     level = row["level"]
-    text = Text()
+    text = Line()
     text.append(display_time(row["timestamp"], utc=utc), style="cyan")
     text.append(" ")
     text.append(f"{level:<8}", style=LEVEL_STYLES.get(level, ""))
@@ -120,10 +150,10 @@ def pretty_line(row: dict[str, Any], *, utc: bool = False) -> Text:
     return text
 
 
-def short_line(row: dict[str, Any], *, utc: bool = False) -> Text:
+def short_line(row: dict[str, Any], *, utc: bool = False) -> Line:
     """journalctl's short format: time, source, level letter, message."""
     level = row["level"]
-    text = Text()
+    text = Line()
     text.append(display_time(row["timestamp"], utc=utc, short=True))
     text.append(f" {row['module']}")
     text.append(f"[{level[0]}]", style=LEVEL_STYLES.get(level, ""))
@@ -148,7 +178,7 @@ def logfmt_line(row: dict[str, Any]) -> str:
 class Renderer:
     """Writes rows in one format to a console, as they come."""
 
-    def __init__(self, fmt: Output, console: Console, *, utc: bool = False) -> None:
+    def __init__(self, fmt: Output, console: Any, *, utc: bool = False) -> None:
         self.fmt = fmt
         self.console = console
         self.utc = utc
@@ -187,7 +217,7 @@ class Renderer:
         self.console.file.flush()
 
 
-def render(rows: Iterable[dict[str, Any]], fmt: Output, console: Console, *, utc: bool = False) -> int:
+def render(rows: Iterable[dict[str, Any]], fmt: Output, console: Any, *, utc: bool = False) -> int:
     renderer = Renderer(fmt, console, utc=utc)
     for row in rows:
         renderer.row(row)

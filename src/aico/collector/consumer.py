@@ -17,6 +17,7 @@ infrastructure, and its own messages go to stderr.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from collections import defaultdict, deque
@@ -24,6 +25,7 @@ from typing import Any
 
 import zmq
 
+from aico.backend.memory import trim
 from aico.bus import sockets
 from aico.bus.curve import bus_keys
 from aico.collector.writer_client import WriterClient, WriterReply
@@ -37,13 +39,16 @@ from aico.schema.record import COLUMNS, Row
 from aico.schema.timestamps import now_utc, parse_utc
 from aico.stderr import say
 from aico.store.writer import Reject, encode_rows
+from aico.wake import Bell, exit_fd
 
 TOPIC = b"logs."
 MAX_HELD_BATCHES = 4  # batches held (pending or at the writer) before intake pauses
 MAX_AT_WRITER = 2     # batches handed to the writer and not yet answered
 RETRY_DELAY_S = 0.5
 _TIMESTAMP, _PRODUCER_ID, _SEQ = (COLUMNS.index(c) for c in ("timestamp", "producer_id", "seq"))
-ALIVE_CHECK_S = 0.1  # how often the writer process is checked, and the longest idle wait
+ALIVE_CHECK_S = 0.1  # how often the writer process is checked, and the longest idle wait, without a pidfd
+RELEASE_AFTER_S = 2.0  # quiet this long after records means a burst is over: memory is given back once
+IDLE_WAIT_S = 60.0  # the longest idle wait where the writer's exit wakes the loop (a pidfd) and stop() rings
 
 _PREFIX = "[aico log consumer]"  # its lines on stderr (it runs the logging pipeline: never logs through it)
 
@@ -99,6 +104,11 @@ class LogConsumer:
         self._retry: deque[list[Row]] = deque()  # record batches the writer could not store yet
         self._ids = itertools.count(1)
         self._next_retry = 0.0
+        self._bell = Bell()  # stop() rings it: the loop sleeps on the bus, the writer, its exit and this
+        self._idle_wait_s = ALIVE_CHECK_S
+        self._watched: tuple[int | None, int | None] = (None, None)  # the writer's pid and its exit descriptor
+        self._worked = False  # records came since the last trim
+        self._worked_at = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -111,6 +121,7 @@ class LogConsumer:
     def stop(self, timeout: float = 60.0) -> None:
         """Stop after storing everything already received."""
         self._stop.set()
+        self._bell.ring()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -140,6 +151,7 @@ class LogConsumer:
             try:
                 self._loop(writer, sub, acks)
             finally:
+                self._watch_writer(None, None, drop=True)  # its exit descriptor closed
                 sub.close(linger=0)
                 acks.close(linger=500)
                 writer.close()
@@ -152,19 +164,30 @@ class LogConsumer:
         poller = zmq.Poller()
         poller.register(sub, zmq.POLLIN)
         poller.register(writer.sock, zmq.POLLIN)
+        poller.register(self._bell.fd, zmq.POLLIN)
         next_alive_check = 0.0
         while True:
+            watched = self._watch_writer(poller, writer)
             stopping = self._stop.is_set()
             # Read the bus only when there is room: polling a readable socket that is then not
             # read returns at once, and that spin would take the CPU the writer needs.
             can_take = self._held() < MAX_HELD_BATCHES * self.batch_size and len(self._pending) < self.batch_size
             poller.modify(sub, zmq.POLLIN if can_take else 0)
+            if self._worked and not self._pending and not self._at_writer and not self._retry and not stopping \
+                    and time.monotonic() - self._worked_at >= RELEASE_AFTER_S:
+                trim()  # a burst is stored and over: give its freed memory back, once (not on a timer)
+                self._worked = False
             events = dict(poller.poll(self._timeout(stopping)))
+            if events.get(self._bell.fd):
+                self._bell.clear()
+            if watched[1] is not None and events.get(watched[1]):
+                next_alive_check = 0.0  # the writer exited: look now
             if events.get(writer.sock):
                 for reply in writer.replies():
                     self._on_reply(reply, acks)
             if can_take and (events.get(sub) or stopping):
                 self._receive(sub)
+                self._worked, self._worked_at = True, time.monotonic()
             self._dispatch(writer, stopping)
             self.counters.pending = self._held()
             if stopping and not self._pending and not self._rejects and not self._at_writer and \
@@ -178,6 +201,27 @@ class LogConsumer:
                 next_alive_check = now + ALIVE_CHECK_S
                 if not writer.alive():
                     self._writer_died(writer)
+                    if writer.child is not None and writer.child.pid == watched[0]:  # not replaced: no spin on it
+                        self._watch_writer(poller, writer, drop=True)
+
+    def _watch_writer(self, poller: zmq.Poller | None, writer: WriterClient | None,
+                      drop: bool = False) -> tuple[int | None, int | None]:
+        """Poll the exit descriptor of the current writer process (a new one after a restart);
+        without one (no pidfd, or ``drop``), the loop looks at the writer every ALIVE_CHECK_S."""
+        pid = writer.child.pid if writer is not None and writer.child is not None else None
+        watched = self._watched
+        if pid == watched[0] and not drop:
+            return watched
+        if watched[1] is not None:
+            if poller is not None:
+                poller.unregister(watched[1])
+            os.close(watched[1])
+        fd = exit_fd(pid) if pid is not None and not drop else None
+        if fd is not None and poller is not None:
+            poller.register(fd, zmq.POLLIN)
+        self._idle_wait_s = IDLE_WAIT_S if fd is not None else ALIVE_CHECK_S
+        self._watched = (pid, fd)
+        return self._watched
 
     def _timeout(self, stopping: bool) -> int:
         """How long to wait for the bus or the writer: until the next batch is due, if the writer can take it."""
@@ -191,7 +235,9 @@ class LogConsumer:
         if self._pending and len(self._at_writer) < MAX_AT_WRITER:
             left = self.batch_interval - (now - self._pending_since)
             return max(0, int(left * 1000))
-        return int(ALIVE_CHECK_S * 1000)
+        if self._worked and not self._pending and not self._at_writer and not self._retry:  # once, when it is over
+            return int(max(0.0, min(self._idle_wait_s, self._worked_at + RELEASE_AFTER_S - now)) * 1000)
+        return int(self._idle_wait_s * 1000)
 
     def _receive(self, sub: zmq.Socket[bytes]) -> None:
         """Take what the socket has now, up to a batch."""

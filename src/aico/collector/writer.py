@@ -25,11 +25,11 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import time
 
 import zmq
 
 from aico.backend.child import ParentWatch
+from aico.backend.memory import trim
 from aico.config.settings import Settings
 from aico.errors import AicoError
 from aico.store import rekey_gate
@@ -48,6 +48,13 @@ def store_rows(store: LogStore, rows: bytes, count: int | None, *, single: bool)
     return InsertResult(sum(r.stored for r in results), sum(r.duplicates for r in results))
 
 
+#: Quiet this long after a batch, the writer lets its connection go (a key rotation never waits on an idle
+#: writer: see store/rekey_gate.py) and, after a burst, hands the freed heap back. Closing the connection
+#: also empties its page cache (up to 64 MiB, filled by the burst; the next batch reads its index pages
+#: back from the OS's cache).
+QUIET_S = rekey_gate.IDLE_RELEASE_S
+
+
 def serve(settings: Settings, endpoint: str) -> int:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PAIR)
@@ -63,18 +70,23 @@ def serve(settings: Settings, endpoint: str) -> int:
     single = settings.core.logging.consumer.write_mode == "single"
     parent = ParentWatch()
     held: LogStore | None = store
-    used = time.monotonic()
+    worked = False
     try:
         while True:
-            idle_ms = max(1, int((used + rekey_gate.IDLE_RELEASE_S - time.monotonic()) * 1000)) if held else 1000
-            if not sock.poll(min(idle_ms, 1000)):
+            if held is not None and not sock.poll(int(QUIET_S * 1000)):
+                # Quiet after batches: the connection is let go, so a key rotation never waits on an idle
+                # writer, and a burst's memory (its page cache and freed heap) goes back, once.
+                held.close()
+                held = None
+                if worked:
+                    trim()
+                worked = False
+            if not parent.poll(sock):  # a batch, or the parent's exit (no timer where there is a pidfd)
                 if parent.gone():  # the collector is gone: nobody to answer
                     return 1
-                if held is not None and time.monotonic() - used >= rekey_gate.IDLE_RELEASE_S:
-                    held.close()  # idle: a key rotation must not wait on this connection
-                    held = None
                 continue
             frames = sock.recv_multipart()
+            worked = True
             kind = frames[0]
             if kind == b"Q":
                 return 0
@@ -101,7 +113,6 @@ def serve(settings: Settings, endpoint: str) -> int:
                         {"stored": 0, "duplicates": 0, "pruned": pruned}).encode()])
             except AicoError as exc:
                 sock.send_multipart([b"E", batch_id, str(exc).encode()])
-            used = time.monotonic()
     finally:
         if held is not None:
             held.close()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from aico.config.sections import Field, Section
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Section(Section):
+    """A section of ``core.yaml`` (frozen; unknown keys are refused)."""
 
 
 class MessageBus(_Section):
@@ -72,11 +72,9 @@ class Retention(_Section):
     min_free_disk_mb: float = Field(ge=0)
     delete_chunk_rows: int = Field(ge=1)
 
-    @model_validator(mode="after")
-    def _hot_within_retention(self) -> Retention:
+    def check(self) -> None:
         if self.hot_days > self.days:
             raise ValueError(f"hot_days ({self.hot_days}) cannot exceed days ({self.days})")
-        return self
 
 
 class Logging(_Section):
@@ -134,11 +132,9 @@ class Dashboard(_Section):
     def loopback(self) -> bool:
         return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
 
-    @model_validator(mode="after")
-    def _pages(self) -> Dashboard:
+    def check(self) -> None:
         if self.page_size > self.max_page_size:
             raise ValueError(f"page_size ({self.page_size}) cannot exceed max_page_size ({self.max_page_size})")
-        return self
 
 
 class Privacy(_Section):
@@ -151,11 +147,10 @@ class Privacy(_Section):
     ingest: Literal["secrets", "pii", "off"]
     pii_action: Literal["mask", "pseudonymize"]
 
-    @field_validator("ingest", mode="before")
     @classmethod
-    def _yaml_off(cls, value: object) -> object:
+    def adjust(cls, data: dict[str, Any]) -> dict[str, Any]:
         """YAML reads a bare ``off`` as false: ``ingest: off`` means the policy off, as written."""
-        return "off" if value is False else value
+        return {**data, "ingest": "off"} if data.get("ingest") is False else data
 
 
 class Analytics(_Section):

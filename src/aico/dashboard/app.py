@@ -36,7 +36,6 @@ from aico.dashboard import logins, readers, tail
 from aico.dashboard.auth import COOKIE, Gate, host_allowed
 from aico.dashboard.query import build_filter, decode_cursor, encode_cursor, flag_param, int_param
 from aico.errors import AicoError, QueryError, UnauthorizedError
-from aico.retention.search import search_archives
 from aico.stderr import say
 from aico.store.filters import LogFilter
 from aico.store.search import cursor_of
@@ -189,6 +188,8 @@ def _search_archives(request: Request, flt: LogFilter, limit: int, cursor: str |
         if len(cursor) != 27 or not cursor.endswith("Z"):
             raise QueryError(f"cursor: not a cursor of an archive search: {cursor!r}", field="cursor")
         flt = replace(flt, until=min(cursor, flt.until) if flt.until else cursor)
+    from aico.retention.search import search_archives  # the archive reader and its ciphers: on first use
+
     rows = search_archives(request.app.state.settings, flt, limit + 1)
     rows.reverse()
     more = len(rows) > limit

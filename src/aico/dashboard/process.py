@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from aico.bridge.process import serve
+from aico.backend.served import serve
 from aico.bridge.server import BridgeServer
 from aico.config.settings import Settings
 from aico.dashboard import tail

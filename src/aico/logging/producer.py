@@ -74,6 +74,7 @@ class Producer:
         self._sender = Sender(self._queue, self._done, self.delivery, cfg=cfg, stats=self.stats,
                               transport_factory=factory, clock=clock, subsystem=self.subsystem,
                               receipts=self.receipts)
+        self._bell = self._sender.bell
 
     def start(self) -> Producer:
         self._sender.start(self.name)
@@ -91,6 +92,8 @@ class Producer:
             self.stats.drop("queue_full")
             return False
         self._queue.append(record)
+        if self._bell.armed:  # the sender sleeps: wake it (one attribute read when it is busy)
+            self._bell.ring()
         return True
 
     def _spool_queue(self) -> bool:
@@ -110,6 +113,8 @@ class Producer:
         if self.pressure(len(records)):
             return False
         self._queue.extend(records)
+        if self._bell.armed:
+            self._bell.ring()
         return True
 
     def offer_durable(self, records: Sequence[Record]) -> Future[bool] | None:
@@ -120,6 +125,8 @@ class Producer:
             return None
         receipt = self.receipts.expect(records)  # before the queue: the sender may drain them at once
         self._queue.extend(records)
+        if self._bell.armed:
+            self._bell.ring()
         return receipt
 
     def pressure(self, extra: int = 0) -> bool:
@@ -149,6 +156,7 @@ class Producer:
             self._sender.stop()
         else:
             self.delivery.close()  # never started: nothing else owns the spool
+            self._bell.close()
         return ok
 
     @property

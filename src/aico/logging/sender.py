@@ -24,8 +24,13 @@ from aico.logging.transport import Transport
 from aico.recursion_guard import infrastructure_thread
 from aico.schema.record import Record
 from aico.stderr import say
+from aico.wake import Bell
 
 TransportFactory = Callable[[str, bool], Transport]
+#: With nothing queued and nothing awaiting an acknowledgement, the sender sleeps until a record
+#: is offered (the producer rings its bell), an acknowledgement comes, or this long: no short
+#: timer wakes an idle application.
+IDLE_WAIT_S = 30.0
 
 
 class Sender:
@@ -46,6 +51,7 @@ class Sender:
         self._thread: threading.Thread | None = None
         self._failing = False
         self.receipts = Receipts() if receipts is None else receipts
+        self.bell = Bell()  # rung by the producer when it queues a record while the sender sleeps
 
     def start(self, name: str) -> None:
         self._thread = threading.Thread(target=self._run, name=f"aico-producer-{name}", daemon=True)
@@ -62,6 +68,7 @@ class Sender:
     def stop(self) -> None:
         """Stop after one last round; wait for that (unless called from the sender itself)."""
         self._stop.set()
+        self.bell.ring()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
 
@@ -94,6 +101,7 @@ class Sender:
                         transport.close(self.delivery.linger_s)
                 finally:
                     self.delivery.close()
+                    self.bell.close()
 
     def _loop(self, transport: Transport) -> None:
         backoff = 0.0
@@ -136,15 +144,29 @@ class Sender:
             self.take_queue()
             delivery.send(transport)
             self._done.notify_all()
-        if self._queue:
-            wait = 0.0
-        elif stopping:
-            wait = 0.002
+        if not stopping and not self._queue and delivery.idle() and transport.ready():
+            acks = self._sleep(transport)
         else:
-            wait = self.cfg.flush_interval_ms / 1000
-        acks = transport.wait_acks(wait, want_send=delivery.wants_to_send() and transport.ready())
+            if self._queue:
+                wait = 0.0
+            elif stopping:
+                wait = 0.002
+            else:
+                wait = self.cfg.flush_interval_ms / 1000
+            acks = transport.wait_acks(wait, want_send=delivery.wants_to_send() and transport.ready())
         if not delivery.acks:
             return
         with self._done:
             delivery.settle(transport, acks, self._clock())
             self._done.notify_all()
+
+    def _sleep(self, transport: Transport) -> list[bytes]:
+        """Nothing to send or to wait for: sleep until the producer rings, an acknowledgement comes
+        (a late or a stray one, still counted) or ``IDLE_WAIT_S`` passes."""
+        self.bell.armed = True  # before the last look: a record queued after it rings the bell
+        try:
+            if self._queue or self._stop.is_set():
+                return []
+            return transport.sleep(self.bell, IDLE_WAIT_S)
+        finally:
+            self.bell.armed = False

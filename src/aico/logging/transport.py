@@ -13,6 +13,7 @@ import zmq
 from aico.bus import sockets
 from aico.bus.curve import BusKeys
 from aico.config.settings import MessageBus
+from aico.wake import Bell
 
 
 class Transport(Protocol):
@@ -25,6 +26,9 @@ class Transport(Protocol):
 
     def ready(self) -> bool:
         """Whether records sent now can reach a subscriber (False: keep them for now)."""
+
+    def sleep(self, bell: Bell, timeout_s: float) -> list[bytes]:
+        """Wait for an acknowledgement or ``bell`` (or ``timeout_s``): the idle sender's only wait."""
 
     def close(self, linger_s: float) -> None: ...
 
@@ -99,6 +103,16 @@ class ZmqTransport:
             out.append(frames[1] if len(frames) == 2 else b"")
         return out
 
+    def sleep(self, bell: Bell, timeout_s: float) -> list[bytes]:
+        poller = zmq.Poller()
+        poller.register(bell.fd, zmq.POLLIN)
+        if self.sub is not None:
+            poller.register(self.sub, zmq.POLLIN)
+        events = dict(poller.poll(int(timeout_s * 1000)))
+        if events.get(bell.fd):
+            bell.clear()
+        return self.wait_acks(0) if self.sub is not None and events.get(self.sub) else []
+
     def _drain_subscriptions(self) -> None:
         """An XPUB publisher hears the subscriptions that reach it: one to ``logs.`` means a
         collector listens, so sending before it (the slow joiner) would only lose records."""
@@ -150,6 +164,10 @@ class MemoryTransport:
         if not out and timeout_s > 0:
             time.sleep(min(timeout_s, 0.005))
         return out
+
+    def sleep(self, bell: Bell, timeout_s: float) -> list[bytes]:
+        """A test seam: acks handed in by ``ack()`` are looked for every few milliseconds."""
+        return self.wait_acks(min(timeout_s, 0.005))
 
     def close(self, linger_s: float) -> None:
         self.closed = True

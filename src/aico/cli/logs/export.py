@@ -24,7 +24,7 @@ from typing import IO, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from aico.cli.common import console, open_reader, settings
+from aico.cli.common import open_reader, rich_console, settings
 from aico.cli.logs.options import filter_options
 from aico.cli.output import FIELDS, Output, Renderer
 from aico.errors import AicoError, QueryError
@@ -134,7 +134,7 @@ def export(
             raise AicoError(f"cannot export to {destination}: no folder {folder} (make it first)")
         if Path(destination).is_dir():
             raise AicoError(f"cannot export to {destination}: it is a folder; name a file in it")
-    err = console(stderr=True)
+    err = rich_console(stderr=True)
     show_progress = sys.stderr.isatty() and destination != "-"
     with open_reader() as store:
         total = min(store.count(flt), limit or sys.maxsize) if show_progress and flt.grep is None else None

@@ -7,13 +7,11 @@ from dataclasses import replace
 from typing import Any
 
 import typer
-from rich.text import Text
 
 from aico.cli.common import console, open_reader, settings
 from aico.cli.logs.options import filter_options
-from aico.cli.output import LEVEL_STYLES, Output, clean, display_time, error_of, render, shown, shown_row, visible
+from aico.cli.output import LEVEL_STYLES, Line, Output, clean, display_time, error_of, render, shown, shown_row, visible
 from aico.errors import AicoError
-from aico.retention.search import search_archives
 from aico.schema.timestamps import parse_utc
 from aico.store.filters import LogFilter
 
@@ -31,6 +29,8 @@ def ls(
 ) -> None:
     """List the newest matching records, newest last (like journalctl); QUERY searches the messages."""
     if archives:
+        from aico.retention.search import search_archives  # the archive reader and its ciphers: only here
+
         rows = search_archives(settings(), flt, limit)
         if reverse:
             rows.reverse()
@@ -69,22 +69,22 @@ def show(
         return
     rec = clean(row)
     local = display_time(rec["timestamp"], utc=utc)
-    out.print(Text(f"{rec['level']}", style=LEVEL_STYLES.get(rec["level"], "")) + Text(f"  {local}  #{rec['id']}"))
-    out.print(Text(visible(rec.get("message") or ""), style="bold"))
+    out.print(Line(f"{rec['level']}", style=LEVEL_STYLES.get(rec["level"], "")) + Line(f"  {local}  #{rec['id']}"))
+    out.print(Line(visible(rec.get("message") or ""), style="bold"))
     for name, value in rec.items():
         if name in ("message", "extra", "error_details", "level"):
             continue
-        out.print(Text(f"  {name:>12}: {shown(value)}"))
+        out.print(Line(f"  {name:>12}: {shown(value)}"))
     if "extra" in rec:
         out.print("  extra:")
         for line in json.dumps(rec["extra"], ensure_ascii=False, indent=2).splitlines():
-            out.print(Text(f"    {visible(line)}"))
+            out.print(Line(f"    {visible(line)}"))
     err = error_of(row)
     if err:
-        out.print(Text(visible(f"  error: {err.get('type', 'Error')}: {err.get('message', '')}"), style="red"))
+        out.print(Line(visible(f"  error: {err.get('type', 'Error')}: {err.get('message', '')}"), style="red"))
         stack = err.get("stack")
         if stack:
-            out.print(Text(visible(str(stack).rstrip("\n")), style="red"))
+            out.print(Line(visible(str(stack).rstrip("\n")), style="red"))
 
 
 def trace(
@@ -110,13 +110,13 @@ def _print_trace(rows: list[dict[str, Any]], trace_id: str, out: Any, utc: bool)
     span = (parse_utc(rows[-1]["timestamp"]) - start).total_seconds()
     origins = sorted({r["origin"] or "?" for r in rows})
     errors = sum(1 for r in rows if r["level"] in ("ERROR", "CRITICAL"))
-    out.print(Text(f"trace {visible(trace_id)}: {len(rows)} records, {span:.3f} s, origins {', '.join(origins)}, "
+    out.print(Line(f"trace {visible(trace_id)}: {len(rows)} records, {span:.3f} s, origins {', '.join(origins)}, "
                    f"{errors} error{'s' if errors != 1 else ''}", style="bold"))
-    out.print(Text(f"started {display_time(rows[0]['timestamp'], utc=utc)}", style="dim"))
+    out.print(Line(f"started {display_time(rows[0]['timestamp'], utc=utc)}", style="dim"))
     for row in map(shown_row, rows):
         offset = (parse_utc(row["timestamp"]) - start).total_seconds()
         is_error = row["level"] in ("ERROR", "CRITICAL")
-        line = Text()
+        line = Line()
         line.append(f"+{offset:9.3f}s ", style="cyan")
         line.append(f"{(row['origin'] or '?'):<9}", style="blue")
         line.append(f"{row['level']:<8}", style=LEVEL_STYLES.get(row["level"], ""))
@@ -128,7 +128,7 @@ def _print_trace(rows: list[dict[str, Any]], trace_id: str, out: Any, utc: bool)
         out.print(line)
         err = error_of(row)
         if err:
-            out.print(Text(visible(f"{'':>22}{err.get('type', 'Error')}: {err.get('message', '')}"), style="red"))
+            out.print(Line(visible(f"{'':>22}{err.get('type', 'Error')}: {err.get('message', '')}"), style="red"))
 
 
 def register(app: typer.Typer) -> None:
