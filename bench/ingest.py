@@ -293,8 +293,10 @@ def main() -> None:
             order = plan[corpus][r % len(plan[corpus]):] + plan[corpus][:r % len(plan[corpus])]  # each first in turn
             for v in order:
                 is_base, env = VARIANTS[v]
-                runs[corpus][v].append(run_case(v, args.records, args.producers, corpus=corpus, baseline=is_base,
-                                                **env))
+                case = run_case(v, args.records, args.producers, corpus=corpus, baseline=is_base, **env)
+                runs[corpus][v].append(case)
+                print(f"round {r + 1}: {corpus} {v} {case['records_per_s']:,.0f} records/s", file=sys.stderr,
+                      flush=True)  # progress: a full run takes minutes
     result: dict[str, Any] = {"records": args.records, "producers": args.producers, "rounds": args.rounds,
                               "baseline": baseline_rev(), "warmup": warmup}
     for corpus in corpora:

@@ -39,7 +39,7 @@ from aico.stderr import say
 from aico.store.writer import Reject, encode_rows
 
 TOPIC = b"logs."
-MAX_HELD_BATCHES = 3  # batches held (one filling, two at the writer) before intake pauses: bounds a burst's memory
+MAX_HELD_BATCHES = 4  # batches held (pending or at the writer) before intake pauses
 MAX_AT_WRITER = 2     # batches handed to the writer and not yet answered
 RETRY_DELAY_S = 0.5
 _TIMESTAMP, _PRODUCER_ID, _SEQ = (COLUMNS.index(c) for c in ("timestamp", "producer_id", "seq"))
