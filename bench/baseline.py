@@ -55,7 +55,10 @@ def baseline_env(env: dict[str, str] | None = None, rev: str | None = None) -> d
 def aico_argv(baseline: bool) -> list[str]:
     """How to run ``aico``: the installed command, or the baseline's entry point (with :func:`baseline_env`)."""
     if baseline:
-        return [sys.executable, "-c", "import sys; sys.argv[0] = 'aico'; from aico.cli.launch import main; main()"]
+        # the entry point moved: aico.cli.main:main until the CLI got a light launcher (aico.cli.launch)
+        return [sys.executable, "-c", "import sys, importlib.util; sys.argv[0] = 'aico'; "
+                "name = 'aico.cli.launch' if importlib.util.find_spec('aico.cli.launch') else 'aico.cli.main'; "
+                "importlib.import_module(name).main()"]
     return [str(Path(sys.executable).parent / "aico")]
 
 

@@ -41,13 +41,16 @@ def case_env(home: Path, **overrides: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_backend(env: dict[str, str], plugins: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def running_backend(env: dict[str, str], plugins: str | None = None,
+                    aico: list[str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """``aico backend start`` (all default plugins, or ``plugins``), ready when this yields,
-    stopped with SIGTERM (its clean shutdown) when the block ends."""
-    args = [str(BIN / "aico"), "backend", "start", *(["--plugins", plugins] if plugins else [])]
+    stopped with SIGTERM (its clean shutdown) when the block ends. ``aico`` is how to run the
+    command (``baseline.aico_argv``: a baseline revision's); by default the installed one."""
+    aico = aico or [str(BIN / "aico")]
+    args = [*aico, "backend", "start", *(["--plugins", plugins] if plugins else [])]
     backend = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        subprocess.run([str(BIN / "aico"), "gateway", "status", "--wait", "30"], env=env, check=True,
+        subprocess.run([*aico, "gateway", "status", "--wait", "30"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         yield backend
     finally:

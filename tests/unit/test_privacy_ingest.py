@@ -117,3 +117,46 @@ def test_hostile_texts_finish(tmp_path: Path) -> None:
         start = time.monotonic()
         policy.scrubber.scrub_text(text)
         assert time.monotonic() - start < 20, text[:20]
+
+
+def test_field_names_are_pre_checked_in_json_only(tmp_path: Path) -> None:
+    """A message that says "tokens" or "credentials" is clean text (the names rule acts on JSON field
+    names): its group skips the detectors, while a JSON ``extra`` with a secret-named field does not."""
+    policy = IngestPolicy(_settings(tmp_path))
+    scrubber = policy.scrubber
+    assert scrubber is not None
+    message = "model inference finished: 4000 tokens generated; credentials cache warm, secret sauce"
+    assert scrubber.might_need(message)  # the old single pass: every text against the names too
+    assert not scrubber.might_change([message], [])
+    assert scrubber.might_change([message], ['{"api_token":"abc"}'])
+    rows = [_row(message, extra={"route": "/a"}) for _ in range(9)]
+    assert all(out is row for out, row in zip(policy.scrub_rows(rows), rows, strict=True))
+    masked = policy.scrub_rows([*rows, _row(message, extra={"api_token": "abc"})])
+    assert json.loads(_get(masked[-1], "extra")) == {"api_token": "[SECRET]"}
+
+
+@pytest.mark.parametrize("mode", ["secrets", "pii"])
+def test_pre_check_never_hides_what_a_scrub_changes(tmp_path: Path, mode: str) -> None:
+    """Over the privacy corpora, a text ``might_change`` calls clean is one ``scrub_text`` (plain) or
+    ``scrub_json`` (JSON) returns unchanged, alone and joined with others: recall is the detectors'."""
+    policy = IngestPolicy(_settings(tmp_path, ingest=mode))
+    scrubber = policy.scrubber
+    assert scrubber is not None
+    data = Path(__file__).resolve().parent.parent / "data"
+    texts: list[str] = []
+    jsons: list[str] = []
+    for name in ("privacy_corpus.jsonl", "privacy_labelled.jsonl"):
+        for line in (data / name).read_text().splitlines():
+            case = json.loads(line)
+            text = case.get("input", case.get("text"))
+            (jsons if case.get("kind") == "json" else texts).append(text if isinstance(text, str) else json.dumps(text))
+    changed = 0
+    for text in texts:
+        if scrubber.scrub_text(text) != text:
+            changed += 1
+            assert scrubber.might_change([text], []) and scrubber.might_change(["clean", text, "clean"], []), text
+    for text in jsons:
+        if scrubber.scrub_json(text) != text:
+            changed += 1
+            assert scrubber.might_change([], [text]) and scrubber.might_change(["clean"], ['{"a":1}', text]), text
+    assert changed > 100  # the corpora do hold private values in both kinds

@@ -67,8 +67,9 @@ class IngestPolicy:
             return row
         message, extra, error = row[_MESSAGE], row[_EXTRA], row[_ERROR]
         try:
-            if not self._columns and not s.might_need(message, extra, error):
-                return row  # one RE2 pass over the three texts: most records end here
+            if not self._columns and not s.might_change([message] if message else [],
+                                                        [t for t in (extra, error) if t]):
+                return row  # a pre-check pass over the texts: most records end here
         except Exception:  # noqa: BLE001 - the pre-check failing: counted; run the detectors (each guarded below)
             self.counts["precheck_error"] += 1
         new_message = self._safe(s.scrub_text, message) if message else message
@@ -92,8 +93,8 @@ class IngestPolicy:
         """``scrub_row`` of each row, with one pre-check pass per group of ``GROUP`` rows.
 
         A pass over the joined texts of a group costs little more than a pass over one row's
-        (the call dominates), so a group with nothing private (most of them) is done in one
-        step; only the rows of a group that matched are looked at one by one.
+        (the call dominates), so a group with nothing private (most of them) is done in two
+        steps (its messages, its JSON texts); only the rows of a group that matched are looked at one by one.
         """
         s = self.scrubber
         if s is None or self._columns:
@@ -101,9 +102,10 @@ class IngestPolicy:
         out = []
         for start in range(0, len(rows), GROUP):
             group = rows[start:start + GROUP]
-            texts = [t for r in group for t in (r[_MESSAGE], r[_EXTRA], r[_ERROR]) if t]
+            texts = [r[_MESSAGE] for r in group if r[_MESSAGE]]
+            json_texts = [t for r in group for t in (r[_EXTRA], r[_ERROR]) if t]
             try:
-                clean = not s.might_need(*texts)
+                clean = not s.might_change(texts, json_texts)
             except Exception:  # noqa: BLE001 - the pre-check failing: counted; look at each row (scrub_row never raises)
                 self.counts["precheck_error"] += 1
                 clean = False

@@ -101,6 +101,18 @@ class Scrubber:
         joined = "\n".join(unescape_for_precheck(t) for t in texts if t)
         return bool(joined) and self._json_set.flags(joined) != 0
 
+    def might_change(self, texts: list[str], json_texts: list[str]) -> bool:
+        """Whether ``scrub_text`` could change any of ``texts`` or ``scrub_json`` any of ``json_texts``.
+
+        Each kind gets the pre-check its scrub applies (the text set on the text as it is; the JSON
+        set, with the field names, on the unescaped JSON), so False means exactly that both would
+        return each text unchanged. Names matter in JSON only: ``might_need`` checks every text
+        against them too, and a message saying "4000 tokens" then went through every detector.
+        """
+        if texts and self._text_set.flags("\n".join(texts)):
+            return True
+        return bool(json_texts) and self._json_set.flags("\n".join(map(unescape_for_precheck, json_texts))) != 0
+
     def flags(self, text: str) -> int:
         """A bit per detector whose pre-check matches ``text`` (bit ``i``: ``quick_patterns[i]``)."""
         return self._text_set.flags(text) if text else 0

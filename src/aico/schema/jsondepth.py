@@ -51,6 +51,8 @@ def json_depth(text: str | bytes | bytearray | memoryview) -> int:
 
 def too_deep(text: str | bytes | bytearray | memoryview, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether ``text`` nests deeper than ``limit`` (cheap when it has few brackets)."""
+    if isinstance(text, str) and text.count("[") + text.count("{") <= limit:
+        return False  # counted on the text itself: a bracket is one byte in UTF-8, so no copy is needed to tell
     data = _bytes(text)
     return _openers(data) > limit and json_depth(data) > limit
 
