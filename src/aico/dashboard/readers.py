@@ -21,9 +21,10 @@ from aico.backend.status import read_status
 from aico.config.settings import Settings
 from aico.errors import StoreError
 from aico.store.filters import LogFilter
+from aico.store.layout import FIELDS, SOURCE
 from aico.store.ondisk import size_on_disk
 from aico.store.repository import LogStore
-from aico.store.search import FIELDS, SELECT_LIST, Cursor, page_sql
+from aico.store.search import SELECT_LIST, Cursor, page_sql
 
 POOL_SIZE = 3
 JSON_FIELDS = ("extra", "error_details")
@@ -110,7 +111,7 @@ def search_page(store: LogStore, flt: LogFilter, *, limit: int, start: Cursor) -
     if not ids:
         return []
     found: dict[int, dict[str, Any]] = {}
-    for row in store.iter_rows(f"SELECT {SELECT_LIST} AS r FROM logs WHERE id IN (SELECT value FROM json_each(?))",
+    for row in store.iter_rows(f"SELECT {SELECT_LIST} AS r FROM {SOURCE} WHERE id IN (SELECT value FROM json_each(?))",
                                [orjson.dumps(ids).decode()]):
         rec = dict(zip(FIELDS, orjson.loads(row["r"]), strict=True))
         found[rec["id"]] = rec
