@@ -14,7 +14,7 @@ import orjson
 from aico.config import Settings
 from aico.keys import load_key
 from aico.schema.record import COLUMNS
-from aico.store import migrations
+from aico.store import migrations, wholetext
 from aico.store.connection import Connection, open_database
 
 # How 0001..0005 stored a batch: every column as given, into the table ``logs``.
@@ -42,3 +42,14 @@ def legacy_insert(conn: Connection, records: Iterable[Mapping[str, Any]]) -> Non
     """Store ``records`` (stored-shape dicts) as the old layout did."""
     rows = [[r.get(c) for c in COLUMNS] for r in records]
     conn.execute(LEGACY_INSERT_SQL, (orjson.dumps(rows).decode(),))
+
+
+def legacy_rows(settings: Settings) -> list[dict[str, object]]:
+    """Every record of an old-layout store, read as the readers of then did."""
+    key = load_key(settings, "db", create=False)
+    conn = open_database(settings.database_path, key, read_only=True)
+    try:
+        names, rows = wholetext.rows(conn, "SELECT * FROM logs ORDER BY id")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+    finally:
+        conn.close()

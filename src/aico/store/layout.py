@@ -16,7 +16,9 @@ that need no index. The store's own filtered reads go to ``log_rows`` under the 
 
 from __future__ import annotations
 
+from aico.errors import StoreError
 from aico.schema.record import COLUMNS
+from aico.store.edge import Connection, mapped
 
 TABLE = "log_rows"
 SOURCE = f"{TABLE} AS logs"  # filtered reads: the table under the name the SQL speaks of
@@ -137,6 +139,16 @@ def insert_sql(values: dict[str, str], source: str, *, conflict: str = "ON CONFL
     target = ", ".join(stored(c) for c in cols)
     select = ", ".join(values[c] if references else encoded(c, values[c]) for c in cols)
     return f"{with_}INSERT INTO {TABLE} ({target}) SELECT {select} FROM {source} WHERE {where} {conflict}"
+
+
+def require(conn: Connection, path: object) -> None:
+    """Refuse, with what to do, a store a reader cannot read: one still in the layout before
+    0006_dictionary (the writer converts it on its next start; readers never write)."""
+    with mapped(f"cannot read {path}"):
+        present = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (TABLE,)).fetchall()[0][0]
+    if not present:
+        raise StoreError(f"the log store at {path} is in the layout of an older aico; start the backend once "
+                         "(aico backend start) to convert it in place")
 
 
 def _convert_sql() -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from aico.config.settings import Settings
 from aico.errors import EncryptionKeyError, StoreError
 from aico.keys import load_key
-from aico.store import migrations
+from aico.store import layout, migrations
 from aico.store.connection import Connection, open_database
 from aico.store.days import DayMaintenance
 from aico.store.export import IdWindowExport
@@ -90,8 +90,14 @@ class LogStore:
             if settled is None or settled == key:
                 raise
             conn = connect(settled)
-        if writer:
-            migrations.migrate(conn)
+        try:
+            if writer:
+                migrations.migrate(conn)
+            else:
+                layout.require(conn, path)
+        except BaseException:
+            conn.close()
+            raise
         return cls(conn, path)
 
     def __enter__(self) -> LogStore:
