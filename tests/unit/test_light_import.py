@@ -34,6 +34,12 @@ def test_logger_imports_nothing_heavy(statement: str) -> None:
     assert heavy == []
 
 
+def test_the_recursion_guard_is_neutral() -> None:
+    """Every layer marks its threads with the recursion guard, so importing it loads no layer of aico."""
+    ours = [m for m in loaded_after("import aico.recursion_guard") if m.startswith("aico.")]
+    assert ours == ["aico.recursion_guard"]
+
+
 def test_missing_extra_is_named() -> None:
     """A missing library of an extra maps to that extra; anything else is not ours to explain."""
     assert extra_for(ModuleNotFoundError("x", name="libsql")) == "backend"

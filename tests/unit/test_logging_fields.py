@@ -100,7 +100,7 @@ def test_level_filtering_at_the_source() -> None:
 
 def test_recursion_guard_stops_logging_from_logging_code(monkeypatch) -> None:
     """A sink that logs while shipping does not loop; without the guard it would."""
-    from aico.logging import guard
+    from aico import recursion_guard as guard
     from aico.logging.handler import AicoHandler
 
     class LoggingSink:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from aico.bridge.timeouts import timed_protocol
 from aico.errors import BackendError
-from aico.logging.guard import infrastructure_thread
+from aico.recursion_guard import infrastructure_thread
 from aico.stderr import say
 
 START_TIMEOUT_S = 15.0

@@ -29,8 +29,8 @@ from aico.bus.curve import bus_keys
 from aico.collector.writer_client import WriterClient, WriterReply
 from aico.config.settings import Settings
 from aico.errors import AicoError, BackendError, ValidationError
-from aico.logging.guard import infrastructure_thread
 from aico.privacy.ingest import IngestPolicy
+from aico.recursion_guard import infrastructure_thread
 from aico.schema import wire
 from aico.schema.acks import ack_topic, encode_ack
 from aico.schema.record import COLUMNS, Row

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from aico.logging import guard
+from aico import recursion_guard as guard
 from aico.logging.fields import build
 from aico.schema.record import Record
 from aico.stderr import say

@@ -17,7 +17,8 @@ from collections.abc import Callable, MutableMapping
 from datetime import datetime
 from typing import Any
 
-from aico.logging import api, guard
+from aico import recursion_guard as guard
+from aico.logging import api
 from aico.logging.context import current
 from aico.logging.fields import utc_text
 from aico.schema.levels import LEVELS, stdlib_to_level

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from aico.logging.spool import Segment
+from aico.logging.spool_segments import Segment
 from aico.schema.record import Record
 
 ON_DISK = "disk"

@@ -18,10 +18,10 @@ import zmq
 from aico.config.settings import Producer as ProducerConfig
 from aico.errors import AicoError
 from aico.logging.delivery import DRAIN_MAX, Delivery, encode
-from aico.logging.guard import infrastructure_thread
 from aico.logging.receipts import LOST, Receipts
 from aico.logging.stats import ProducerStats
 from aico.logging.transport import Transport
+from aico.recursion_guard import infrastructure_thread
 from aico.schema.record import Record
 from aico.stderr import say
 

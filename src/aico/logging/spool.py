@@ -22,6 +22,9 @@ backoff; once it takes a write, new segments go to disk again. A spool that cann
 on disk at all (a read-only ``AICO_HOME``) is memory-only from the start. Records held in
 memory do not survive a crash of the process; ``close`` writes them to disk if it can.
 
+The segments (``spool_segments.py``), the sealing of an older version's plain segments
+(``spool_legacy.py``) and the state file (``spool_state.py``) live beside this module.
+
 Nothing here logs: this is logging infrastructure.
 """
 
@@ -30,59 +33,24 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
-import struct
 import time
 import uuid
 from bisect import bisect_left
-from collections.abc import Iterator
-from dataclasses import dataclass
 from io import FileIO
 from itertools import accumulate
 from pathlib import Path
 
 from aico.config.private import private_dir, private_open
-from aico.logging.spool_cipher import FRAME_OVERHEAD, RECORD_OVERHEAD, Item, SpoolCipher
+from aico.logging.spool_cipher import FRAME_OVERHEAD, RECORD_OVERHEAD, SpoolCipher
+from aico.logging.spool_segments import Segment, scan
+from aico.logging.spool_state import read_state, valid_id, valid_seq, write_state
 from aico.schema.timestamps import now_utc
+
+__all__ = ["Spool", "SpoolLocked", "SpoolWriteError", "drop_notice", "open_spool"]
 
 READ_CHUNK = 1 << 18  # 256 KiB at a time when catching up from disk
 DISK_RETRY_MIN_S = 0.5
 DISK_RETRY_MAX_S = 15.0
-MAX_SEQ = 2**63 - 1
-_PRODUCER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
-
-
-@dataclass
-class Segment:
-    first_seq: int
-    path: Path
-    size: int
-    last_seq: int
-    memory: bytearray | None = None  # the frames, when the disk refused them
-
-    def read(self, cipher: SpoolCipher, offset: int, max_bytes: int) -> tuple[list[Item], int]:
-        """The frames from ``offset`` (about ``max_bytes`` of them) and the offset after them."""
-        if self.memory is None:
-            return _read_items(cipher, self.path, offset, max_bytes)
-        items, end = cipher.walk(bytes(self.memory[offset:]), final=True)
-        return [_shift(i, offset) for i in items], offset + end
-
-    def items(self, cipher: SpoolCipher) -> list[Item]:
-        if self.memory is not None:
-            return cipher.walk(bytes(self.memory), final=True)[0]
-        try:
-            return cipher.walk(self.path.read_bytes(), final=True)[0]
-        except FileNotFoundError:
-            return []
-
-    def remove(self) -> None:
-        if self.memory is None:
-            try:
-                os.remove(self.path)
-            except FileNotFoundError:
-                pass
-            except OSError:  # a read-only disk: the next start skips it (below the watermark)
-                pass
 
 
 class SpoolLocked(Exception):
@@ -122,10 +90,10 @@ class Spool:
             except BlockingIOError:
                 self._lock.close()
                 raise SpoolLocked(str(directory)) from None
-            state = self._read_state()
-        self.producer_id: str = _valid_id(state.get("producer_id")) or uuid.uuid4().hex
-        self.watermark: int = _valid_seq(state.get("watermark")) or 1
-        self.segments: list[Segment] = [] if memory_only else self._scan()
+            state = read_state(directory)
+        self.producer_id: str = valid_id(state.get("producer_id")) or uuid.uuid4().hex
+        self.watermark: int = valid_seq(state.get("watermark")) or 1
+        self.segments: list[Segment] = [] if memory_only else scan(directory, cipher, self._bad)
         last = self.segments[-1].last_seq if self.segments else 0
         self.next_seq = max(self.watermark, last + 1)
         self._saved_watermark = -1
@@ -149,62 +117,16 @@ class Spool:
         self._disk_backoff = min(self._disk_backoff * 2, DISK_RETRY_MAX_S)
 
     # -- state -------------------------------------------------------------------------
-    def _read_state(self) -> dict[str, object]:
-        try:
-            data = json.loads((self.dir / "state.json").read_text(encoding="utf-8"))
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
-            return {}
-
     def save_state(self) -> None:
         """Write the watermark down; a disk that refuses is tried again at the next call."""
         if self._saved_watermark == self.watermark or self.memory_only:
             return
-        tmp = self.dir / "state.json.tmp"
         try:
-            with open(tmp, "w", encoding="utf-8", opener=private_open) as fh:
-                fh.write(json.dumps({"producer_id": self.producer_id, "watermark": self.watermark}))
-            os.replace(tmp, self.dir / "state.json")
+            write_state(self.dir, self.producer_id, self.watermark)
         except OSError as exc:  # a stale watermark only means resending what is stored (harmless)
             self.disk_error = exc
             return
         self._saved_watermark = self.watermark
-
-    def _scan(self) -> list[Segment]:
-        for tmp in self.dir.glob("seg-*.tmp"):  # a sealing cut short: its plain segment is still there
-            tmp.unlink(missing_ok=True)
-        for plain in (p for p in self.dir.glob("seg-*.log") if _valid_seq(p.stem[4:])):
-            self._seal_plain(plain)
-        segments = []
-        named = [p for p in self.dir.glob("seg-*.enc") if _valid_seq(p.stem[4:])]  # a stray file is left alone
-        for path in sorted(named, key=lambda p: int(p.stem[4:])):
-            first = int(path.stem[4:])
-            last = first - 1
-            items, good = self._cipher.walk(path.read_bytes(), final=False)
-            for item in items:
-                if not item.ok:
-                    self._bad.add((first, item.start))
-                last = max(last, item.seq)  # a damaged frame's seq is never given again
-            size = path.stat().st_size
-            if good < size:  # a torn last frame from a crash: cut it off
-                with path.open("r+b") as fh:
-                    fh.truncate(good)
-                size = good
-            segments.append(Segment(first, path, size, last))
-        return segments
-
-    def _seal_plain(self, plain: Path) -> None:
-        """Seal a segment of an older version (frames in clear) into an ``.enc`` one, then remove it."""
-        sealed = plain.with_suffix(".enc")
-        if not sealed.exists():
-            frames = [self._cipher.seal([(topic, payload)], seq) for seq, topic, payload in _parse_plain(plain)]
-            tmp = plain.with_suffix(".tmp")
-            with open(tmp, "wb", opener=private_open) as fh:
-                fh.write(b"".join(frames))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, sealed)
-        plain.unlink()
 
     @property
     def size(self) -> int:
@@ -406,61 +328,6 @@ class Spool:
         self.save_state()
         if self._lock is not None:
             self._lock.close()
-
-
-def _valid_id(value: object) -> str | None:
-    """A producer id from the state file, or None if it is not one (a damaged or edited file)."""
-    return value if isinstance(value, str) and _PRODUCER_ID.match(value) else None
-
-
-def _valid_seq(value: object) -> int | None:
-    """A seq (1 to 2^63-1) from the state file or a segment's name, or None if it is not one."""
-    if isinstance(value, str) and value.isdigit() and len(value) <= 19:
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SEQ:
-        return value
-    return None
-
-
-def _shift(item: Item, offset: int) -> Item:
-    return item._replace(start=item.start + offset, end=item.end + offset)
-
-
-def _read_items(cipher: SpoolCipher, path: Path, offset: int, max_bytes: int) -> tuple[list[Item], int]:
-    """The frames of a segment file from ``offset`` (about ``max_bytes`` of them) and the offset after them."""
-    try:
-        with path.open("rb") as fh:
-            fh.seek(offset)
-            data = fh.read(max_bytes)
-            final = len(data) < max_bytes
-            while not final:  # make sure the last frame is whole, unless the file ends
-                need = cipher.need(data)
-                if need <= len(data):
-                    break
-                more = fh.read(need - len(data))
-                final = len(more) < need - len(data)
-                data += more
-    except FileNotFoundError:
-        return [], offset
-    items, end = cipher.walk(data, final=final)
-    return [_shift(i, offset) for i in items], offset + end
-
-
-_PLAIN_HEADER = struct.Struct("<IQH")  # an older version's frame: length (after this field), seq, topic length
-
-
-def _parse_plain(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
-    """(seq, topic, payload) of each whole frame of an older version's segment, in clear."""
-    data = path.read_bytes()
-    pos, n = 0, len(data)
-    while pos + _PLAIN_HEADER.size <= n:
-        length, seq, tlen = _PLAIN_HEADER.unpack_from(data, pos)
-        end = pos + 4 + length
-        if end > n or length < 10 + tlen:
-            return
-        start = pos + _PLAIN_HEADER.size
-        yield seq, data[start : start + tlen], data[start + tlen : end]
-        pos = end
 
 
 _DROP_WHY = {"spool_full": "spool full",

@@ -18,11 +18,11 @@ from typing import Any
 
 from aico.config.settings import Settings
 from aico.errors import AicoError
-from aico.logging.guard import infrastructure_thread
 from aico.otlp.client import OtlpClient, Outcome
 from aico.otlp.encode import encode
 from aico.otlp.watermark import Watermark
 from aico.privacy import Scrubber
+from aico.recursion_guard import infrastructure_thread
 from aico.schema.record import COLUMNS, Record
 from aico.schema.timestamps import now_utc
 from aico.stderr import say

@@ -17,7 +17,7 @@ from typing import Any
 
 from aico.config.settings import Settings
 from aico.errors import AicoError
-from aico.logging.guard import infrastructure_thread
+from aico.recursion_guard import infrastructure_thread
 from aico.retention.clock import Clock, SystemClock
 from aico.retention.job import RetentionJob, RunReport, disk_free
 from aico.retention.policy import MIB

@@ -4,13 +4,17 @@
 SQL, by the one filter model ``filters.LogFilter``), ``writer`` (batches of records, rejects,
 deletes), ``days`` (retention's day-by-day reads and deletes, the archive journal, restore),
 ``space`` (size on disk, giving space back) and ``ids`` (the analytics ETL's id windows). Their
-methods are also the store's own, so a caller says ``store.search(...)``. The collector holds
-the single writing instance; readers (CLI, dashboard, ETL) open their own, read-only ones.
+methods are also the store's own, so a caller says ``store.search(...)``: each is named once in
+the class body (``_Part``), its signature and docstring written once, in the part that does the
+work, and mypy checks a call through the store against that signature. The collector holds the
+single writing instance; readers (CLI, dashboard, ETL) open their own, read-only ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from aico.config.settings import Settings
 from aico.errors import EncryptionKeyError, StoreError
@@ -25,6 +29,38 @@ from aico.store.writer import InsertResult, Reject, StoreWriter
 
 __all__ = ["InsertResult", "LogStore", "Reject"]
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _Part(Generic[P, R]):
+    """A method of one of the store's parts, as the store's own: ``search = _Part("reader", StoreReader.search)``.
+
+    Read on a store it is the part's bound method (its signature and docstring, for mypy and for
+    ``help``); read on the class it is this descriptor, which names the part and the method.
+    """
+
+    def __init__(self, part: str, method: Callable[Concatenate[Any, P], R]) -> None:
+        self.part = part
+        self.method = method
+        self.__doc__ = method.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        if name != self.method.__name__:
+            raise TypeError(f"LogStore.{name} would call {self.part}.{self.method.__name__}: the names must agree")
+
+    @overload
+    def __get__(self, store: None, owner: type) -> _Part[P, R]: ...
+
+    @overload
+    def __get__(self, store: LogStore, owner: type) -> Callable[P, R]: ...
+
+    def __get__(self, store: LogStore | None, owner: type) -> _Part[P, R] | Callable[P, R]:
+        if store is None:
+            return self
+        bound: Callable[P, R] = getattr(getattr(store, self.part), self.method.__name__)
+        return bound
+
 
 class LogStore:
     """The parts of the store over one connection; closing the store closes the connection."""
@@ -32,41 +68,45 @@ class LogStore:
     def __init__(self, conn: Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        self.close = conn.close
-        self.reader = reader = StoreReader(conn, path)
-        self.writer = writer = StoreWriter(conn, reader)
-        self.days = days = DayMaintenance(conn)
-        self.space = space = Space(conn, path)
-        self.ids = ids = IdWindowExport(conn)
-        # the parts' methods, under the store's name
-        self.search = reader.search
-        self.get = reader.get
-        self.count = reader.count
-        self.count_rejects = reader.count_rejects
-        self.max_id = reader.max_id
-        self.stats = reader.stats
-        self.query = reader.query
-        self.iter_rows = reader.iter_rows
-        self.rejects = reader.rejects
-        self.info = reader.info
-        self.insert_batch = writer.insert_batch
-        self.insert_rejects = writer.insert_rejects
-        self.prune_rejects = writer.prune_rejects
-        self.delete = writer.delete
-        self.days_present = days.days_present
-        self.day_counts = days.day_counts
-        self.iter_day = days.iter_day
-        self.archive_journal = days.archive_journal
-        self.pinned_days = days.pinned_days
-        self.pin_day = days.pin_day
-        self.forget_days = days.forget_days
-        self.delete_day = days.delete_day
-        self.delete_before = days.delete_before
-        self.insert_archived = days.insert_archived
-        self.size_on_disk = space.size_on_disk
-        self.reclaim = space.reclaim
-        self.last_issued_id = ids.last_issued_id
-        self.iter_since = ids.iter_since
+        self.reader = StoreReader(conn, path)
+        self.writer = StoreWriter(conn, self.reader)
+        self.days = DayMaintenance(conn)
+        self.space = Space(conn, path)
+        self.ids = IdWindowExport(conn)
+
+    # reads (reader.py)
+    search = _Part("reader", StoreReader.search)
+    get = _Part("reader", StoreReader.get)
+    count = _Part("reader", StoreReader.count)
+    count_rejects = _Part("reader", StoreReader.count_rejects)
+    max_id = _Part("reader", StoreReader.max_id)
+    stats = _Part("reader", StoreReader.stats)
+    query = _Part("reader", StoreReader.query)
+    iter_rows = _Part("reader", StoreReader.iter_rows)
+    rejects = _Part("reader", StoreReader.rejects)
+    info = _Part("reader", StoreReader.info)
+    # writes (writer.py)
+    insert_batch = _Part("writer", StoreWriter.insert_batch)
+    insert_rejects = _Part("writer", StoreWriter.insert_rejects)
+    prune_rejects = _Part("writer", StoreWriter.prune_rejects)
+    delete = _Part("writer", StoreWriter.delete)
+    # retention, archives and restore, day by day (days.py)
+    days_present = _Part("days", DayMaintenance.days_present)
+    day_counts = _Part("days", DayMaintenance.day_counts)
+    iter_day = _Part("days", DayMaintenance.iter_day)
+    archive_journal = _Part("days", DayMaintenance.archive_journal)
+    pinned_days = _Part("days", DayMaintenance.pinned_days)
+    pin_day = _Part("days", DayMaintenance.pin_day)
+    forget_days = _Part("days", DayMaintenance.forget_days)
+    delete_day = _Part("days", DayMaintenance.delete_day)
+    delete_before = _Part("days", DayMaintenance.delete_before)
+    insert_archived = _Part("days", DayMaintenance.insert_archived)
+    # space on disk (space.py)
+    size_on_disk = _Part("space", Space.size_on_disk)
+    reclaim = _Part("space", Space.reclaim)
+    # the analytics ETL's id windows (export.py)
+    last_issued_id = _Part("ids", IdWindowExport.last_issued_id)
+    iter_since = _Part("ids", IdWindowExport.iter_since)
 
     @classmethod
     def open(cls, settings: Settings, *, writer: bool = False) -> LogStore:
@@ -99,6 +139,10 @@ class LogStore:
             conn.close()
             raise
         return cls(conn, path)
+
+    def close(self) -> None:
+        """Close the connection (the parts share it)."""
+        self.conn.close()
 
     def __enter__(self) -> LogStore:
         return self

@@ -2,7 +2,10 @@
 
 A thread inside the logging machinery (the sender, the consumer, the broker, or any thread
 while it is inside ``AicoHandler.emit``) is marked; records emitted from a marked thread
-are not shipped, they go to stderr (WARNING and above) so nothing loops.
+are not shipped, they go to stderr (WARNING and above) so nothing loops. It lives beside
+``stderr.py``, outside the logger library, because every layer marks its threads with it (the
+logger's handler and sender, the collector, the bridge, the plugins) and none should import
+another layer's package for it.
 """
 
 from __future__ import annotations
