@@ -21,7 +21,7 @@ from aico.backend.status import read_status
 from aico.config.settings import Settings
 from aico.errors import StoreError
 from aico.store.filters import LogFilter
-from aico.store.layout import FIELDS, SOURCE
+from aico.store.layout import SOURCE
 from aico.store.ondisk import size_on_disk
 from aico.store.repository import LogStore
 from aico.store.search import SELECT_LIST, Cursor, page_sql
@@ -110,11 +110,8 @@ def search_page(store: LogStore, flt: LogFilter, *, limit: int, start: Cursor) -
     ids = [row["id"] for row in store.iter_rows(sql, params)]
     if not ids:
         return []
-    found: dict[int, dict[str, Any]] = {}
-    for row in store.iter_rows(f"SELECT {SELECT_LIST} AS r FROM {SOURCE} WHERE id IN (SELECT value FROM json_each(?))",
-                               [orjson.dumps(ids).decode()]):
-        rec = dict(zip(FIELDS, orjson.loads(row["r"]), strict=True))
-        found[rec["id"]] = rec
+    sql = f"SELECT {SELECT_LIST} FROM {SOURCE} WHERE id IN (SELECT value FROM json_each(?))"
+    found = {rec["id"]: rec for rec in store.reader.records(sql, [orjson.dumps(ids).decode()])}
     return [found[i] for i in ids if i in found]  # one deleted meanwhile (retention) is left out
 
 

@@ -28,6 +28,33 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+# table -> the positions of its columns in a row of layout.FIELDS (the id first)
+_FIELD_POSITIONS = {table: tuple(i + 1 for i in positions) for table, positions in _POSITIONS.items()}
+
+
+class Texts:
+    """The reader's side: references back to their texts, fetched once per connection and kept."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, dict[int, str]] = {table: {} for table in _POSITIONS}
+
+    def decode(self, conn: Connection, rows: Sequence[MutableSequence[Any]]) -> None:
+        """Replace, in place, the references of ``rows`` (values in ``layout.FIELDS`` order) by their texts."""
+        for table, positions in _FIELD_POSITIONS.items():
+            known = self.known[table]
+            missing = {v for row in rows for i in positions if (v := row[i]) is not None and v not in known}
+            if missing:
+                wanted = orjson.dumps(sorted(missing)).decode()
+                found = conn.execute(f"SELECT json_group_array(json_array(id, text)) FROM {table} "
+                                     "WHERE id IN (SELECT value FROM json_each(?))", (wanted,)).fetchall()
+                known.update((ref, text) for ref, text in orjson.loads(found[0][0]))
+            for row in rows:
+                for i in positions:
+                    v = row[i]
+                    if v is not None:
+                        row[i] = known.get(v)
+
+
 class Dictionary:
     """References of the texts this connection has seen or written."""
 

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from aico.store.filters import LogFilter, where_sql
-from aico.store.layout import SOURCE, json_row
+from aico.store.layout import SOURCE, stored_row
 
 # One JSON array per row: libSQL's binding cuts a TEXT value at a NUL byte, JSON escapes it
 # (``wholetext``), and one text column decoded by orjson is faster than 20 columns besides.
-SELECT_LIST = json_row("logs")
+SELECT_LIST = stored_row("logs")  # names and ids as references: the reader decodes them
 Run = Callable[[str, list[Any]], list[dict[str, Any]]]
 Cursor = tuple[str, int] | int | None
 
