@@ -46,7 +46,7 @@ def _parsed(text: bytes | str) -> list[list[Any]]:
     return rows
 
 
-def encode_rows(rows: Sequence[Row]) -> bytes:
+def encode_rows(rows: Sequence[Row] | Sequence[list[Any]]) -> bytes:
     """Rows (values in ``COLUMNS`` order) as the UTF-8 JSON text ``StoreWriter.insert_batch`` takes."""
     try:
         return orjson.dumps(rows)
