@@ -84,3 +84,24 @@ def test_the_view_reads_like_the_old_table(settings: Settings) -> None:
     names = [r[0] for r in store.query("SELECT text FROM names ORDER BY text")[1]]
     assert names.count("api.m1") == 1 and "handle" in names
     store.close()
+
+
+def test_a_batch_that_rolls_back_leaves_no_dangling_reference(settings: Settings) -> None:
+    """Names first seen in a batch that fails are forgotten with it: the next batch stores them again, whole."""
+    with LogStore.open(settings, writer=True) as store:
+        bad = [record(1, module="fresh.module", trace_id="fresh-trace"), record(2, level=None)]
+        with pytest.raises(StoreError, match="NOT NULL"):
+            store.insert_batch(bad)
+        assert store.query("SELECT count(*) FROM names WHERE text = 'fresh.module'")[1].__next__() == (0,)
+        assert store.insert_batch([record(1, module="fresh.module", trace_id="fresh-trace")]).stored == 1
+        got = list(store.search(LogFilter(trace_id="fresh-trace")))
+        assert [(r["module"], r["trace_id"]) for r in got] == [("fresh.module", "fresh-trace")]
+
+
+def test_a_malformed_batch_text_is_a_clear_error(settings: Settings) -> None:
+    """Rows handed over as text must be a JSON array of full rows; anything else is refused by name."""
+    with LogStore.open(settings, writer=True) as store:
+        for text in (b"not json", b'{"a": 1}', b"[[1, 2]]"):
+            with pytest.raises(StoreError, match="not a JSON array of rows"):
+                store.insert_batch(text)
+        assert store.count() == 0
