@@ -28,18 +28,18 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-# table -> the positions of its columns in a row of layout.FIELDS (the id first)
-_FIELD_POSITIONS = {table: tuple(i + 1 for i in positions) for table, positions in _POSITIONS.items()}
+# the positions of the names in a row of layout.FIELDS (the id first; ids come as text)
+_FIELD_POSITIONS = {"names": tuple(i + 1 for i in _POSITIONS["names"])}
 
 
 class Texts:
-    """The reader's side: references back to their texts, fetched once per connection and kept."""
+    """The reader's side: references of names back to their texts, fetched once per connection and kept."""
 
     def __init__(self) -> None:
-        self.known: dict[str, dict[int, str]] = {table: {} for table in _POSITIONS}
+        self.known: dict[str, dict[int, str]] = {table: {} for table in _FIELD_POSITIONS}
 
     def decode(self, conn: Connection, rows: Sequence[MutableSequence[Any]]) -> None:
-        """Replace, in place, the references of ``rows`` (values in ``layout.FIELDS`` order) by their texts."""
+        """Replace, in place, the names' references of ``rows`` (values in ``layout.FIELDS`` order) by their texts."""
         for table, positions in _FIELD_POSITIONS.items():
             known = self.known[table]
             missing = {v for row in rows for i in positions if (v := row[i]) is not None and v not in known}

@@ -46,10 +46,11 @@ def json_row(alias: str = "logs") -> str:
 
 
 def stored_row(alias: str = "logs") -> str:
-    """One JSON array per row in ``FIELDS`` order, names and ids as their references: what a
-    reader holding the dictionaries (``dictionary.Texts``) turns into records for less than the
-    subqueries of ``json_row`` cost (one per name and row)."""
-    return f"json_array({', '.join(f'{alias}.{stored(c)}' for c in FIELDS)})"
+    """One JSON array per row in ``FIELDS`` order, names as their references: what a reader
+    holding the few names (``dictionary.Texts``) turns into records for less than a subquery per
+    name and row costs. Ids come as text: most of a page's are new to the reader, and a subquery
+    each costs less than the statement that would fetch them."""
+    return f"json_array({', '.join(decoded(c, alias) if c in ID_COLUMNS else f'{alias}.{stored(c)}' for c in FIELDS)})"
 
 
 def reference(column: str, value: str) -> str:
