@@ -6,7 +6,9 @@ skewed to INFO, traces of 5 to 50 records, long messages, errors with stacks) th
   trace        every record of one trace (a random one each time)
   window       level >= WARNING in a random one-hour window, first page of 100
   fulltext     a full-text term, first page of 100 (a common, a 1% and a rare term)
-and compares the full-text search with ``rg`` (or ``grep``) over a JSON Lines export of the same
+the same store's layout beside the baseline's (``storelayout.py``: bytes per record and the store's
+queries, each side built and timed by its own code in the same run), and compares the full-text
+search with ``rg`` (or ``grep``) over a JSON Lines export of the same
 records (made by ``aico logs export``) in the same run: grep has to read the whole file to find
 the newest 100 lines, which is what the index saves. Then the delay from a record to its line in
 a real ``aico logs tail -f``: from the store, and from a ``logging`` call through a running backend.
@@ -37,7 +39,7 @@ from aico.schema.levels import at_least
 from aico.schema.timestamps import format_utc, now_utc, parse_utc
 from aico.store import LogStore
 from aico.store.filters import LogFilter
-from baseline import ROOT, aico_argv, baseline_env, baseline_src
+from baseline import ROOT, aico_argv, baseline_env, baseline_rev, baseline_src, is_baseline_importable
 from benchenv import BIN, running_backend
 
 from corpus import generate
@@ -134,6 +136,34 @@ def cli_times(env: dict[str, str], commands: dict[str, list[str]], repeat: int) 
     return out
 
 
+def layout_side_by_side(records: int, repeat: int, tmp: Path, rounds: int = 3) -> dict[str, object]:
+    """``storelayout.py`` run for the baseline and for this tree in this run: each builds its store,
+    then their queries are timed in alternating rounds (B N, N B, ...) and each query keeps its
+    best round's p50, so a busy spell of the machine does not land on one side only. Ratios are
+    new / baseline (below 1: faster)."""
+    script = str(Path(__file__).with_name("storelayout.py"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AICO_")}
+    envs = {"baseline": baseline_env(env), "new": env}
+    if not is_baseline_importable(envs["baseline"]):
+        raise SystemExit("the baseline's source does not come first on PYTHONPATH")
+    sides: dict[str, dict] = {}
+    for turn in range(rounds + 1):  # turn 0 builds (and times once)
+        for side in (("baseline", "new") if turn % 2 == 0 else ("new", "baseline")):
+            out = subprocess.run([sys.executable, script, "--records", str(records), "--repeat", str(repeat),
+                                  "--home", str(tmp / f"layout-{side}")], env=envs[side], check=True,
+                                 capture_output=True, text=True).stdout
+            got = json.loads(out.splitlines()[-1])
+            if side not in sides:
+                sides[side] = got
+            else:
+                best = sides[side]["p50_ms"]
+                sides[side]["p50_ms"] = {q: min(best[q], ms) for q, ms in got["p50_ms"].items()}
+    base, new = sides["baseline"], sides["new"]
+    return {"baseline_rev": baseline_rev(), "baseline": base, "new": new,
+            "bytes_ratio": round(new["bytes_per_record"] / base["bytes_per_record"], 3),
+            "p50_ratio": {q: round(new["p50_ms"][q] / base["p50_ms"][q], 2) for q in new["p50_ms"]}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=1_000_000)
@@ -142,12 +172,17 @@ def main() -> None:
     ap.add_argument("--tail-samples", type=int, default=40)
     ap.add_argument("--cli-repeat", type=int, default=15, help="runs of each aico command (new and baseline, in turn)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--layout-only", action="store_true", help="only the layout beside the baseline's")
     args = ap.parse_args()
     rng = random.Random(11)
     result: dict[str, object] = {"records": args.records}
     with tempfile.TemporaryDirectory(prefix="aico-bench-query-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AICO_")}
         env.update({"AICO_HOME": str(Path(tmp) / "home"), "AICO_CORE__SECURITY__KEYRING": "false"})
+        result["layout"] = layout_side_by_side(args.records, args.repeat, Path(tmp))
+        if args.layout_only:
+            print(json.dumps(result)) if args.json else report_layout(result["layout"])  # type: ignore[arg-type]
+            return
         traces, seconds = build(env, args.records)
         settings = load_settings(env=env)
         db = settings.database_path
@@ -247,7 +282,18 @@ def tail_delays(env: dict[str, str], settings: object, samples: int) -> dict[str
     return out
 
 
+def report_layout(lay: dict) -> None:
+    base, new = lay["baseline"], lay["new"]
+    print(f"layout: {new['bytes_per_record']:.0f} bytes/record against {base['bytes_per_record']:.0f} for the "
+          f"baseline {lay['baseline_rev']} (x{lay['bytes_ratio']}); build {new['build_records_per_s']:,} "
+          f"against {base['build_records_per_s']:,} records/s")
+    print("  where the bytes go (per record): " + ", ".join(f"{k} {v}" for k, v in new["breakdown"].items()))
+    for q, ratio in lay["p50_ratio"].items():
+        print(f"  {q:<22} p50 {new['p50_ms'][q]:8.2f} ms  baseline {base['p50_ms'][q]:8.2f} ms  x{ratio}")
+
+
 def report(r: dict) -> None:
+    report_layout(r["layout"])
     print(f"store: {r['records']:,} records built in {r['build']['seconds']} s "
           f"({r['build']['records_per_s']:,} records/s), {r['build']['store_bytes'] / 2**20:,.0f} MiB encrypted")
     print(f"trace lookup            p50 {r['trace']['p50_ms']:8.2f} ms  p95 {r['trace']['p95_ms']:8.2f} ms")

@@ -227,7 +227,7 @@ def test_source_reset_needs_a_full_run(loaded: tuple[Settings, Any, Any]) -> Non
     """Rows deleted by retention are no reset; a recreated (smaller) log store is refused with advice."""
     settings = loaded[0]
     with LogStore.open(settings, writer=True) as store:
-        store.conn.execute("DELETE FROM logs")
+        store.conn.execute("DELETE FROM log_rows")
     assert run_etl(settings).loaded == 0  # ids are never reused: the watermark still holds
     for suffix in ("", "-wal", "-shm"):
         Path(f"{settings.database_path}{suffix}").unlink(missing_ok=True)
@@ -249,9 +249,9 @@ def test_invalid_rows_are_counted_not_fatal(asettings: Settings) -> None:
     raws = etl_data.raw_records(40)
     etl_data.store_records(asettings, raws)
     with LogStore.open(asettings, writer=True) as store:
-        store.conn.execute("UPDATE logs SET timestamp = 'not a time' WHERE id = 2")
-        store.conn.execute("""UPDATE logs SET extra = '{"status": 1, "status": 2}' WHERE id = 4""")
-        store.conn.execute("UPDATE logs SET extra = 'not json' WHERE id = 5")
+        store.conn.execute("UPDATE log_rows SET timestamp = 'not a time' WHERE id = 2")
+        store.conn.execute("""UPDATE log_rows SET extra = '{"status": 1, "status": 2}' WHERE id = 4""")
+        store.conn.execute("UPDATE log_rows SET extra = 'not json' WHERE id = 5")
     result = run_etl(asettings, now=datetime.now(UTC))
     assert raws[1]["level"] != "DEBUG" and result.invalid == 1
     assert result.loaded == len(etl_data.kept(raws)) - 1

@@ -43,7 +43,7 @@ def test_iter_since_windows_filters_and_gaps(settings: Settings) -> None:
     """Windows of ids after the watermark, filters inside each window, gaps jumped, nothing twice."""
     etl_data.store_records(settings, etl_data.raw_records(250))
     with LogStore.open(settings, writer=True) as store:
-        store.conn.execute("DELETE FROM logs WHERE id > 60 AND id <= 190")
+        store.conn.execute("DELETE FROM log_rows WHERE id > 60 AND id <= 190")
     with LogStore.open(settings) as store:
         chunks = list(store.iter_since(10, chunk=50))
         assert [(c.after_id, c.last_id) for c in chunks] == [(10, 60), (190, 240), (240, 250)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import timedelta
 
@@ -65,9 +66,7 @@ def test_an_id_taken_by_another_record_gets_a_new_id(settings: Settings) -> None
     archived_ids = [r["id"] for r in archives.iter_archive_records(settings, days=[day])]
     with LogStore.open(settings, writer=True) as store:  # another record under the first archived id
         other = make_day(day_of(NOW, 0), 1, producer=None, message="someone else")[0]
-        cols = ", ".join(other)
-        store.conn.execute(f"INSERT INTO logs (id, {cols}) VALUES (?, {', '.join('?' for _ in other)})",
-                           (archived_ids[0], *other.values()))
+        store.insert_archived(["id", *other], json.dumps([[archived_ids[0], *other.values()]]))
     result = restore_day(settings, day, clock=ManualClock(NOW))
     assert result["restored"] == 4
     assert sorted(identity(r) for r in day_rows(settings, day)) == sorted(identity(r) for r in recs)

@@ -14,14 +14,11 @@ from hypothesis import strategies as st
 
 from aico.config import Settings
 from aico.errors import QueryError, ReadOnlyQueryError
-from aico.keys import load_key
 from aico.schema import normalize
-from aico.schema.record import COLUMNS
-from aico.store import LogStore, migrations
-from aico.store.connection import open_database
+from aico.store import LogStore
 from aico.store.filters import LogFilter, matches
 from aico.store.textquery import parse_text_query
-from aico.store.writer import INSERT_BATCH_SQL
+from legacy_store import legacy_insert, legacy_store
 
 from support import examples
 
@@ -68,17 +65,8 @@ def test_full_text_results_newest_arrival_first(store: LogStore) -> None:
 
 def test_migration_fills_the_index_from_existing_rows(settings: Settings) -> None:
     """A store made before 0002_fts gets its old messages indexed when the migration runs."""
-    key = load_key(settings, create=True)
-    conn = open_database(settings.database_path, key, create=True)
-    name, statements = migrations.MIGRATIONS[0]
-    for statement in statements:
-        conn.execute(statement)
-    migrations.applied(conn)
-    conn.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (name,))
-    import json
-
-    rows = [[r[c] for c in COLUMNS] for r in (rec(1, 1, "legacy quokka"), rec(2, 2, "other"))]
-    conn.execute(INSERT_BATCH_SQL, (json.dumps(rows),))
+    conn = legacy_store(settings, "0001_logs")
+    legacy_insert(conn, [rec(1, 1, "legacy quokka"), rec(2, 2, "other")])
     conn.close()
     with LogStore.open(settings, writer=True) as store:
         assert [r["message"] for r in store.search(LogFilter(text="quokka"))] == ["legacy quokka"]

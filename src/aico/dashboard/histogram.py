@@ -19,6 +19,7 @@ import orjson
 from aico.schema.levels import LEVELS
 from aico.schema.timestamps import format_utc, parse_utc
 from aico.store.filters import LogFilter, where_sql
+from aico.store.layout import SOURCE
 from aico.store.repository import LogStore
 
 # Bucket widths of the histogram, in seconds: the smallest giving at most MAX_BUCKETS bars.
@@ -57,7 +58,7 @@ def histogram(store: LogStore, flt: LogFilter, *, now: datetime | None = None) -
     if since is None:
         conds, params = where_sql(flt)
         where = f"WHERE {' AND '.join(conds)}" if conds else ""
-        oldest = store.iter_rows(f"SELECT min(timestamp) AS t FROM logs {where}", params)
+        oldest = store.iter_rows(f"SELECT min(timestamp) AS t FROM {SOURCE} {where}", params)
         since = next(oldest)["t"] or format_utc(current - timedelta(hours=1))
         since = min(since, format_utc(parse_utc(until) - timedelta(minutes=1)))
     width = bucket_width(since, until)
@@ -71,12 +72,12 @@ def histogram(store: LogStore, flt: LogFilter, *, now: datetime | None = None) -
         groups = _index_counts(store, ranged, first, width)
     elif flt.regex is None:
         conds, params = where_sql(ranged, text=False)
-        source = "logs"
+        source = SOURCE
         if ranged.text_query is not None:  # driven by the index's matches, not by the time range's rows
             hint = ""
             if set(flt.conditions()) <= {"levels", "since", "until", "text"} and _has_index(store, TIME_LEVEL_INDEX):
                 hint = f" INDEXED BY {TIME_LEVEL_INDEX}"  # SQLite would look each match up in the table
-            source = f"logs_fts CROSS JOIN logs{hint} ON logs.id = logs_fts.rowid"
+            source = f"logs_fts CROSS JOIN {SOURCE}{hint} ON logs.id = logs_fts.rowid"
             conds.insert(0, "logs_fts MATCH ?")
             params.insert(0, ranged.text_query.to_fts5())
         sql = (f"SELECT substr(logs.timestamp, 1, {length}) AS k, logs.level AS level, count(*) AS n "
@@ -126,9 +127,9 @@ def _index_counts(store: LogStore, flt: LogFilter, first: datetime, width: int) 
     # levels are counted in the (level, timestamp) index. One statement: one snapshot, exact sums.
     remainder = "INFO" if len(levels) == len(LEVELS) else None
     counted = [lvl for lvl in levels if lvl != remainder]
-    by_level = ("SELECT b.lo AS k, l.level AS level, (SELECT count(*) FROM logs WHERE logs.level = l.level "
+    by_level = (f"SELECT b.lo AS k, l.level AS level, (SELECT count(*) FROM {SOURCE} WHERE logs.level = l.level "
                 "AND logs.timestamp >= b.lo AND logs.timestamp < b.hi) AS n FROM b, l")
-    total = ("SELECT b.lo AS k, '*' AS level, (SELECT count(*) FROM logs WHERE logs.timestamp >= b.lo "
+    total = (f"SELECT b.lo AS k, '*' AS level, (SELECT count(*) FROM {SOURCE} WHERE logs.timestamp >= b.lo "
              "AND logs.timestamp < b.hi) AS n FROM b")
     sql = ("WITH b(lo, hi) AS (SELECT value->>0, value->>1 FROM json_each(?)), "
            f"l(level) AS (SELECT value FROM json_each(?)) {by_level}" + (f" UNION ALL {total}" if remainder else ""))
@@ -159,7 +160,7 @@ def _grep_groups(store: LogStore, flt: LogFilter, length: int) -> tuple[list[tup
     """Counts of a search with ``grep``: the regex runs here, over at most ``GREP_SCAN_LIMIT`` rows."""
     assert flt.regex is not None
     conds, params = where_sql(flt)
-    sql = f"SELECT timestamp, level, message FROM logs WHERE {' AND '.join(conds)} ORDER BY id DESC LIMIT ?"
+    sql = f"SELECT timestamp, level, message FROM {SOURCE} WHERE {' AND '.join(conds)} ORDER BY id DESC LIMIT ?"
     tally: dict[tuple[str, str], int] = {}
     scanned = 0
     for row in store.iter_rows(sql, [*params, GREP_SCAN_LIMIT + 1]):

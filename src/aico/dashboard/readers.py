@@ -22,9 +22,10 @@ from aico.config.settings import Settings
 from aico.errors import StoreError
 from aico.store import rekey_gate
 from aico.store.filters import LogFilter
+from aico.store.layout import SOURCE
 from aico.store.ondisk import size_on_disk
 from aico.store.repository import LogStore
-from aico.store.search import FIELDS, SELECT_LIST, Cursor, page_sql
+from aico.store.search import SELECT_LIST, Cursor, page_sql
 
 POOL_SIZE = 3
 TAKE_WAIT_S = 60.0  # the longest a request waits for one of the pool's connections
@@ -155,11 +156,8 @@ def search_page(store: LogStore, flt: LogFilter, *, limit: int, start: Cursor) -
     ids = [row["id"] for row in store.iter_rows(sql, params)]
     if not ids:
         return []
-    found: dict[int, dict[str, Any]] = {}
-    for row in store.iter_rows(f"SELECT {SELECT_LIST} AS r FROM logs WHERE id IN (SELECT value FROM json_each(?))",
-                               [orjson.dumps(ids).decode()]):
-        rec = dict(zip(FIELDS, orjson.loads(row["r"]), strict=True))
-        found[rec["id"]] = rec
+    sql = f"SELECT {SELECT_LIST} FROM {SOURCE} WHERE id IN (SELECT value FROM json_each(?))"
+    found = {rec["id"]: rec for rec in store.reader.records(sql, [orjson.dumps(ids).decode()])}
     return [found[i] for i in ids if i in found]  # one deleted meanwhile (retention) is left out
 
 

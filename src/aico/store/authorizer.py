@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from aico.errors import ReadOnlyQueryError
 from aico.store.connection import Connection
 
-TABLES = ("logs", "logs_fts", "rejects")
+TABLES = ("logs", "log_rows", "names", "ids", "logs_fts", "rejects")
 
 _FUNCTION_NAMES = """
     abs avg ceil ceiling char coalesce concat concat_ws count cume_dist current_date current_time

@@ -13,10 +13,12 @@ from typing import Any
 
 from aico.errors import StoreError
 from aico.schema.record import COLUMNS
+from aico.store import layout
 from aico.store.edge import Connection, changes, column, mapped, scalar, transaction
 
-ARCHIVE_COLUMNS = ("id", *COLUMNS)
-_JSON_ROW = f"json_array({', '.join(ARCHIVE_COLUMNS)})"
+ARCHIVE_COLUMNS = layout.FIELDS
+_JSON_ROW = layout.json_row("logs")
+_TABLE = layout.TABLE
 PAGE_ROWS = 2000
 
 
@@ -42,7 +44,7 @@ class DayMaintenance:
         days: list[str] = []
         start = ""
         while True:
-            first = self._one("SELECT min(timestamp) FROM logs WHERE timestamp >= ?", (start,))
+            first = self._one(f"SELECT min(timestamp) FROM {_TABLE} WHERE timestamp >= ?", (start,))
             if first is None:
                 return days
             day = str(first)[:10]
@@ -54,7 +56,7 @@ class DayMaintenance:
     def day_counts(self) -> dict[str, int]:
         """Rows per day, for the days in the database."""
         return {
-            day: int(self._one("SELECT count(*) FROM logs WHERE timestamp >= ? AND timestamp < ?",
+            day: int(self._one(f"SELECT count(*) FROM {_TABLE} WHERE timestamp >= ? AND timestamp < ?",
                                (day, _next_day(day))))
             for day in self.days_present()
         }
@@ -69,7 +71,8 @@ class DayMaintenance:
         end = _next_day(day)
         last: tuple[str, int] = ("", -1)
         sql = (
-            f"SELECT timestamp, id, CAST(producer_id AS BLOB), seq, {_JSON_ROW} FROM logs "  # BLOB: whole past a NUL
+            f"SELECT timestamp, id, CAST({layout.decoded('producer_id')} AS BLOB), seq, {_JSON_ROW} "  # BLOB: NUL
+            f"FROM {layout.SOURCE} "
             "WHERE timestamp >= ? AND timestamp < ? AND id <= ? AND (timestamp, id) > (?, ?) "
             "ORDER BY timestamp, id LIMIT ?"
         )
@@ -120,7 +123,7 @@ class DayMaintenance:
         while True:
             with transaction(self.conn, f"cannot delete the rows of {day}") as c:
                 c.execute(
-                    "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE timestamp >= ? AND timestamp < ? "
+                    f"DELETE FROM {_TABLE} WHERE id IN (SELECT id FROM {_TABLE} WHERE timestamp >= ? AND timestamp < ? "
                     "AND id <= ? LIMIT ?)", (day, end, max_id, chunk))
                 n = changes(c)
                 if first and journal is not None:
@@ -140,7 +143,7 @@ class DayMaintenance:
         total = 0
         while True:
             with transaction(self.conn, f"cannot delete rows older than {day}") as c:
-                c.execute("DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE timestamp < ? LIMIT ?)",
+                c.execute(f"DELETE FROM {_TABLE} WHERE id IN (SELECT id FROM {_TABLE} WHERE timestamp < ? LIMIT ?)",
                           (day, chunk))
                 n = changes(c)
             total += n
@@ -160,17 +163,18 @@ class DayMaintenance:
         if not cols:
             raise StoreError("archive rows name none of the store's columns")
         val = {c: f"v.value->>{index[c]}" for c in (*cols, "id") if c in index}
-        select = [val[c] for c in cols]
-        where = "WHERE true"
-        target = ", ".join(cols)
-        if "id" in val:
+        values = {c: val[c] for c in cols}
+        where = "true"
+        if "id" in val:  # the view ``logs`` compares the records' text
             same = " AND ".join(f"l.{c} IS {val[c]}" for c in cols)
-            select.insert(0, f"CASE WHEN EXISTS (SELECT 1 FROM logs l WHERE l.id = {val['id']}) "
-                             f"THEN NULL ELSE {val['id']} END")
-            target = f"id, {target}"
-            where = f"WHERE NOT EXISTS (SELECT 1 FROM logs l WHERE l.id = {val['id']} AND {same})"
-        sql = (f"INSERT INTO logs ({target}) SELECT {', '.join(select)} FROM json_each(?) v {where} "
-               "ON CONFLICT DO NOTHING")
+            values["id"] = (f"CASE WHEN EXISTS (SELECT 1 FROM {_TABLE} l WHERE l.id = {val['id']}) "
+                            f"THEN NULL ELSE {val['id']} END")
+            where = f"NOT EXISTS (SELECT 1 FROM logs l WHERE l.id = {val['id']} AND {same})"
+        source = "json_each(?1) v"  # ?1: every statement binds the one text, however often it names it
+        remember = layout.remember_sql({c: v for c, v in values.items() if c in layout.DICTIONARY}, source)
+        sql = layout.insert_sql(values, source, where=where)
         with transaction(self.conn, "cannot restore archived rows") as c:
+            for statement in remember:
+                c.execute(statement, (rows_json,))
             c.execute(sql, (rows_json,))
             return changes(c)  # changes(), not total_changes(): the full-text index trigger's inserts

@@ -21,7 +21,7 @@ def translate(exc: ValueError, what: str, kind: Kind = "store") -> AicoError:
     """The project's exception for a libSQL error met while doing ``what``."""
     text = str(exc)
     if kind == "query":
-        if "readonly" in text or "not authorized" in text:
+        if "readonly" in text or "not authorized" in text or "cannot modify" in text:  # the last: the view logs
             return ReadOnlyQueryError(f"refused: the statement would write ({text}); only reads are allowed")
         return QueryError(f"SQL: {text}")
     if "not a database" in text:

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from aico.errors import QueryError
-from aico.schema.record import COLUMNS
 from aico.store.edge import Connection, column, scalar
 from aico.store.filters import LogFilter, where_sql
+from aico.store.layout import FIELDS, SOURCE, TABLE, json_row
 
 #: The fields of each row ``iter_since`` yields, in order.
-EXPORT_COLUMNS = ("id", *COLUMNS)
-_EXPORT_ROW = f"json_array({', '.join(EXPORT_COLUMNS)})"
+EXPORT_COLUMNS = FIELDS
+_EXPORT_ROW = json_row("logs")
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ class IdWindowExport:
 
     def last_issued_id(self) -> int:
         """The highest id ever given to a record (deleted ones included); 0 for a new store."""
-        return int(scalar(self.conn, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'logs'), 0), "
-                                     "(SELECT coalesce(max(id), 0) FROM logs))"))
+        return int(scalar(self.conn, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), "
+                                     f"(SELECT coalesce(max(id), 0) FROM {TABLE}))", [TABLE]))
 
     def iter_since(self, after_id: int, flt: LogFilter | None = None, *, chunk: int = 50_000,
                    upto: int | None = None) -> Iterator[SourceChunk]:
@@ -66,15 +66,15 @@ class IdWindowExport:
         while low < top:
             high = min(low + chunk, top)
             window = [low, high]
-            rows = column(self.conn, f"SELECT {_EXPORT_ROW} FROM logs WHERE id > ? AND id <= ?{where} ORDER BY id",
+            rows = column(self.conn, f"SELECT {_EXPORT_ROW} FROM {SOURCE} WHERE id > ? AND id <= ?{where} ORDER BY id",
                           [*window, *extra])
             scanned = len(rows) if not where else int(
-                scalar(self.conn, "SELECT count(*) FROM logs WHERE id > ? AND id <= ?", window))
+                scalar(self.conn, f"SELECT count(*) FROM {TABLE} WHERE id > ? AND id <= ?", window))
             if scanned:
                 yield SourceChunk(low, high, scanned, rows)
                 low = high
                 continue
-            following = scalar(self.conn, "SELECT min(id) FROM logs WHERE id > ?", [high])
+            following = scalar(self.conn, f"SELECT min(id) FROM {TABLE} WHERE id > ?", [high])
             if following is None or following > top:
                 return
             low = following - 1

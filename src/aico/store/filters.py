@@ -22,6 +22,7 @@ from typing import Any
 
 from aico.errors import QueryError, ValidationError
 from aico.schema.levels import LEVELS, at_least, parse_level
+from aico.store.layout import reference, stored
 from aico.store.textquery import TextQuery, parse_text_query
 
 GLOB_CHARS = frozenset("*?[")
@@ -121,6 +122,9 @@ def where_sql(flt: LogFilter, *, table: str = "logs", text: bool = True, id_colu
               unindexed: bool = False) -> tuple[list[str], list[Any]]:
     """The conditions of ``flt`` on ``table`` as SQL snippets and their parameters (``grep`` aside).
 
+    ``table`` names a row of ``log_rows`` (``layout.SOURCE`` calls it ``logs``): names and ids
+    are compared by their references, looked up once per statement.
+
     ``text=False`` leaves the full-text condition to the caller (a join); ``id_column`` is where
     the id cursors apply (the FTS5 rowid, when the caller joins through the index).
     ``unindexed`` keeps SQLite off the indexes of the filtered columns (a unary ``+`` on each), for
@@ -136,22 +140,24 @@ def where_sql(flt: LogFilter, *, table: str = "logs", text: bool = True, id_colu
     for name in NAME_FIELDS:
         value = getattr(flt, name)
         if value:
-            conds.append(f"{col}{name} GLOB ?")
+            conds.append(f"{col}{stored(name)} IN (SELECT id FROM names WHERE text GLOB ?)")
             params.append(_sql_glob(value) if _is_glob(value) else value + "*")
     if flt.function:
-        conds.append(f"{col}function GLOB ?" if _is_glob(flt.function) else f"{col}function = ?")
+        glob = _is_glob(flt.function)
+        op = "IN (SELECT id FROM names WHERE text GLOB ?)" if glob else f"= {reference('function', '?')}"
+        conds.append(f"{col}function_ref {op}")
         params.append(_sql_glob(flt.function))
     if flt.file:
         if _is_glob(flt.file):
-            conds.append(f"{col}file GLOB ?")
+            conds.append(f"{col}file_ref IN (SELECT id FROM names WHERE text GLOB ?)")
             params.append(_sql_glob(flt.file))
         else:
-            conds.append(f"({col}file = ? OR {col}file GLOB ?)")
+            conds.append(f"{col}file_ref IN (SELECT id FROM names WHERE text = ? OR text GLOB ?)")
             params.extend([flt.file, "*/" + flt.file])
     for name in EXACT_FIELDS:
         value = getattr(flt, name)
         if value:
-            conds.append(f"{col}{name} = ?")
+            conds.append(f"{col}{stored(name)} = {reference(name, '?')}")
             params.append(value)
     if flt.since:
         conds.append(f"{col}timestamp >= ?")

@@ -6,6 +6,7 @@ from aico.errors import StoreError
 from aico.schema.timestamps import now_utc
 from aico.store.connection import Connection
 from aico.store.edge import mapped, transaction
+from aico.store.layout import CONVERT_SQL
 
 MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     (
@@ -123,6 +124,13 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             "DROP INDEX ix_logs_module",
             "CREATE INDEX ix_logs_id_time_level ON logs(id, timestamp, level)",
         ),
+    ),
+    (
+        # Repeated strings stored once (layout.py): the table becomes log_rows, with references
+        # into names and ids, and logs a view of the record's columns. One transaction, like every
+        # migration: a kill at any point leaves the old layout or the new one, never half of each.
+        "0006_dictionary",
+        CONVERT_SQL,
     ),
 ]
 

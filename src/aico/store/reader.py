@@ -12,10 +12,12 @@ from typing import Any
 import orjson
 
 from aico.store import authorizer, migrations, readonly, stats, wholetext
+from aico.store.dictionary import Texts
 from aico.store.edge import Connection, mapped, scalar
 from aico.store.filters import LogFilter, where_clause
+from aico.store.layout import FIELDS, SOURCE, TABLE
 from aico.store.ondisk import size_on_disk
-from aico.store.search import FIELDS, SELECT_LIST, Cursor, paged
+from aico.store.search import SELECT_LIST, Cursor, paged
 
 
 class StoreReader:
@@ -24,21 +26,23 @@ class StoreReader:
     def __init__(self, conn: Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        self.texts = Texts()
 
     def search(self, flt: LogFilter, *, ascending: bool = False, by_id: bool = False,
                page: int = 1000, start: Cursor = None) -> Iterator[dict[str, Any]]:
         """The records of ``flt``, newest first (or oldest first), fetched page by page, after ``start``."""
-        return paged(self._records, flt, ascending=ascending, by_id=by_id, page=page, start=start)
+        return paged(self.records, flt, ascending=ascending, by_id=by_id, page=page, start=start)
 
-    def _records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Records from a statement selecting ``search.SELECT_LIST`` (one JSON array per row)."""
         loads = orjson.loads
         with mapped():
-            rows = self.conn.execute(sql, params).fetchall()
-        return [dict(zip(FIELDS, loads(row[0]), strict=True)) for row in rows]
+            rows = [loads(row[0]) for row in self.conn.execute(sql, params).fetchall()]
+            self.texts.decode(self.conn, rows)
+        return [dict(zip(FIELDS, row, strict=True)) for row in rows]
 
     def get(self, record_id: int) -> dict[str, Any] | None:
-        rows = self._records(f"SELECT {SELECT_LIST} FROM logs WHERE id = ?", [record_id])
+        rows = self.records(f"SELECT {SELECT_LIST} FROM {SOURCE} WHERE id = ?", [record_id])
         return rows[0] if rows else None
 
     def count(self, flt: LogFilter | None = None) -> int:
@@ -47,14 +51,14 @@ class StoreReader:
         if flt.grep is not None:
             return sum(1 for _ in self.search(replace(flt, limit=None)))
         where, params = where_clause(flt)
-        return int(scalar(self.conn, f"SELECT count(*) FROM logs {where}", params))
+        return int(scalar(self.conn, f"SELECT count(*) FROM {SOURCE} {where}", params))
 
     def count_rejects(self) -> int:
         return int(scalar(self.conn, "SELECT count(*) FROM rejects"))
 
     def max_id(self) -> int:
         """The highest id of a stored record; 0 when there is none."""
-        return int(scalar(self.conn, "SELECT coalesce(max(id), 0) FROM logs"))
+        return int(scalar(self.conn, f"SELECT coalesce(max(id), 0) FROM {TABLE}"))
 
     def stats(self, flt: LogFilter, *, by: str = "level", top: int = 10) -> dict[str, Any]:
         facts = stats.collect(lambda sql, params: [tuple(r.values()) for r in self.iter_rows(sql, params)], flt,

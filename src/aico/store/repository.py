@@ -20,7 +20,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 from aico.config.settings import Settings
 from aico.errors import EncryptionKeyError, StoreError
 from aico.keys import find_key, load_key
-from aico.store import migrations, rekey_gate
+from aico.store import layout, migrations, rekey_gate
 from aico.store.connection import Connection, open_database
 from aico.store.days import DayMaintenance
 from aico.store.export import IdWindowExport
@@ -143,8 +143,14 @@ class LogStore:
 
             with contextlib.suppress(StoreError):  # another rotation under way settles it itself
                 settle_db(settings)
-        if writer:
-            migrations.migrate(conn)
+        try:
+            if writer:
+                migrations.migrate(conn)
+            else:
+                layout.require(conn, path)
+        except BaseException:
+            conn.close()
+            raise
         return cls(conn, path)
 
     def close(self) -> None:

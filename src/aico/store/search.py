@@ -15,13 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from aico.schema.record import COLUMNS
 from aico.store.filters import LogFilter, where_sql
+from aico.store.layout import SOURCE, stored_row
 
-FIELDS = ("id", *COLUMNS)
 # One JSON array per row: libSQL's binding cuts a TEXT value at a NUL byte, JSON escapes it
 # (``wholetext``), and one text column decoded by orjson is faster than 20 columns besides.
-SELECT_LIST = f"json_array({', '.join(f'logs.{c}' for c in FIELDS)})"
+SELECT_LIST = stored_row("logs")  # names and ids as references: the reader decodes them
 Run = Callable[[str, list[Any]], list[dict[str, Any]]]
 Cursor = tuple[str, int] | int | None
 
@@ -49,11 +48,11 @@ def page_sql(flt: LogFilter, *, ascending: bool, by_id: bool, after: Cursor, siz
     if text:
         assert flt.text_query is not None
         # CROSS JOIN keeps the FTS5 table outside, so its rowid order serves the ORDER BY.
-        source = "logs_fts CROSS JOIN logs ON logs.id = logs_fts.rowid"
+        source = f"logs_fts CROSS JOIN {SOURCE} ON logs.id = logs_fts.rowid"
         conds.insert(0, "logs_fts MATCH ?")
         params.insert(0, flt.text_query.to_fts5())
     else:
-        source = "logs"
+        source = SOURCE
     where = f"WHERE {' AND '.join(conds)}" if conds else ""
     return f"SELECT {columns} FROM {source} {where} ORDER BY {order} LIMIT ?", [*params, size]
 

@@ -13,13 +13,15 @@ from aico.errors import QueryError
 from aico.schema.levels import LEVELS
 from aico.schema.timestamps import format_utc
 from aico.store.filters import LogFilter, where_sql
+from aico.store.layout import DICTIONARY, SOURCE, decoded, stored
 
+# A name is grouped by its reference (one integer a row) and read once a group.
 GROUPS = {
     "level": "level",
-    "subsystem": "subsystem",
-    "module": "module",
-    "topic": "topic",
-    "origin": "origin",
+    "subsystem": decoded("subsystem"),
+    "module": decoded("module"),
+    "topic": decoded("topic"),
+    "origin": decoded("origin"),
     "hour": "substr(timestamp, 1, 13) || 'Z'",
     "day": "substr(timestamp, 1, 10)",
 }
@@ -43,15 +45,15 @@ def collect(run: Run, flt: LogFilter, *, by: str = "level", top: int = 10,
         raise QueryError("--grep: stats count in the database, where grep cannot run; use QUERY words instead")
     where, params = _where(flt)
     total, errors, oldest, newest = run(
-        f"SELECT count(*), coalesce(sum({ERROR_SQL}), 0), min(timestamp), max(timestamp) FROM logs {where}", params
+        f"SELECT count(*), coalesce(sum({ERROR_SQL}), 0), min(timestamp), max(timestamp) FROM {SOURCE} {where}", params
     )[0]
     key = GROUPS[by]
     order = "key" if by in ("hour", "day") else "records DESC, key"
     groups = [
         {by: k, "records": n, "errors": e, "error_rate": round(e / n, 4) if n else 0.0}
         for k, n, e in run(
-            f"SELECT {key} AS key, count(*) AS records, coalesce(sum({ERROR_SQL}), 0) FROM logs {where} "
-            f"GROUP BY key ORDER BY {order}", params,
+            f"SELECT {key} AS key, count(*) AS records, coalesce(sum({ERROR_SQL}), 0) FROM {SOURCE} {where} "
+            f"GROUP BY {stored(by) if by in DICTIONARY else 'key'} ORDER BY {order}", params,
         )
     ]
     if by == "level":
@@ -60,7 +62,8 @@ def collect(run: Run, flt: LogFilter, *, by: str = "level", top: int = 10,
     top_errors = [
         {"module": m, "errors": n}
         for m, n in run(
-            f"SELECT module, count(*) AS n FROM logs {where_err} GROUP BY module ORDER BY n DESC, module LIMIT ?",
+            f"SELECT {decoded('module')} AS module, count(*) AS n FROM {SOURCE} {where_err} GROUP BY module_ref "
+            "ORDER BY n DESC, module LIMIT ?",
             [*params_err, top],
         )
     ]
@@ -68,7 +71,7 @@ def collect(run: Run, flt: LogFilter, *, by: str = "level", top: int = 10,
     rates = {}
     for label, seconds in RATE_WINDOWS.items():
         where_rate, params_rate = _where(flt, "timestamp >= ?")
-        (count,) = run(f"SELECT count(*) FROM logs {where_rate}",
+        (count,) = run(f"SELECT count(*) FROM {SOURCE} {where_rate}",
                        [*params_rate, format_utc(current - timedelta(seconds=seconds))])[0]
         rates[label] = round(count / seconds, 2)
     return {
