@@ -151,7 +151,7 @@ def test_a_kill_at_any_point_of_an_analytics_rotation_leaves_a_copy_that_opens_w
     assert kill_rotations(env, "analytics", 6, opens_whole, at_least=1) >= 1
     assert fingerprint(env, "analytics") != before
     assert not list(settings.keys_dir.glob("analytics.next*"))
-    assert not list(settings.analytics_path.parent.glob("*.rekey*"))
+    assert not list(settings.analytics_path.parent.glob(settings.analytics_path.name + ".rekey*"))
 
 
 def test_rotating_the_privacy_key_replaces_it_and_says_pseudonyms_change(
