@@ -173,3 +173,36 @@ def test_seqs_with_gaps_and_a_window_that_empties() -> None:
     assert w.acknowledged([(22, 22)], 0.3) == 1
     assert w.lost(0.3, can_send=True) == [21]
     assert w.forget_below(30) == [21] and len(w) == 0
+
+
+def test_a_store_stalled_twice_after_the_probe_sends_one_copy_more_not_a_storm() -> None:
+    """The probe's ack came from the first copy and the store stalled again: at the next timeout the
+    rest goes again once, as probes; the late acks of the first copies then mark nothing lost."""
+    w = _stalled_window()
+    w.hold([11, 12], 2.6)
+    w.sent([11, 12])  # message 7, after the probe
+    assert w.acknowledged([(1, 2)], 3.0) == 2  # the first copy of message 1
+    resent = w.lost(3.0 + w.backoff + 0.1, can_send=True)
+    assert resent == [3, 4, 5, 6, 7, 8, 9, 10]  # not 11, 12: sent after the probe
+    for first in range(3, 11, 2):
+        w.sent([first, first + 1])
+    now = 20.0
+    for first in range(3, 11, 2):  # the first copies, late: not taken for the copies sent after 11, 12
+        assert w.acknowledged([(first, first + 1)], now) == 2
+        assert w.lost(now, can_send=True) == []
+        now += 0.1
+    assert w.acknowledged([(11, 12)], now) == 2
+    assert w.acknowledged([(3, 10)], now) == 0 and len(w) == 0  # the copies: duplicates
+
+
+def test_copies_sent_after_an_outage_and_lost_again_go_once_more() -> None:
+    """After an outage the rest went again as probes and some of those were lost too: another
+    timeout with the last of them acknowledged sends what is still missing."""
+    w = _stalled_window()
+    assert w.acknowledged([(1, 2)], 3.0) == 2
+    resent = w.lost(3.0 + w.backoff + 0.1, can_send=True)
+    w.sent(resent[:4])  # records 3-6
+    w.sent(resent[4:])  # records 7-10
+    assert w.acknowledged([(7, 10)], 20.0) == 4  # 3-6 lost again
+    assert w.lost(20.0, can_send=True) == []
+    assert w.lost(20.0 + w.backoff + 0.1, can_send=True) == [3, 4, 5, 6]

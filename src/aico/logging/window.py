@@ -23,10 +23,11 @@ resent 6 copies of each record). So the probe's copy is kept aside (``_probe_cop
 is not resent while it may still arrive, and becomes the record's oldest copy once the
 first one is known lost. If the probe was acknowledged and then nothing more for another
 timeout, the first copies are taken as lost after all (the bus was away), and everything
-sent before the probe and not acknowledged goes again at once.
+sent before the probe and not acknowledged goes again at once, as probes too, so that late
+acknowledgements of first copies, if the store was only stalled again, mark nothing lost.
 
 The window is two flat arrays indexed by seq (from ``_base``): a byte per record (1: held,
-unacknowledged) and the number of the message that last carried it. Acknowledgements are
+unacknowledged) and the number of the message with its oldest copy. Acknowledgements are
 seq ranges, so taking one is a slice count and a slice fill, and the arrays stay small
 enough for the CPU's cache (9 bytes per record, against ~70 for a dict entry and its keys).
 
@@ -51,7 +52,7 @@ class Window:
         self.probe_size = probe_size
         self._base = 0  # the seq at index 0 of the arrays
         self._held = bytearray()  # 1: held and not acknowledged
-        self._message = array("Q")  # number of the message that last carried it (0: not on the wire yet)
+        self._message = array("Q")  # number of the message with its oldest copy (0: not on the wire yet)
         self._count = 0
         self._low = 0  # index: nothing held below it
         self._messages: deque[tuple[int, list[int]]] = deque()  # (message number, its seqs), wire order
@@ -169,13 +170,6 @@ class Window:
 
     def lost(self, now: float, *, can_send: bool) -> list[int]:
         """The seqs to send again now: those lost on the way, or a probe after the timeout."""
-        timed_out = bool(self._count) and can_send and now - self.last_progress > self.backoff
-        last, escalated = self._last_probe, False
-        if timed_out and last is not None and last[0] > self._lost_before and not any(s in self for s in last[1]):
-            # The probe was acknowledged and nothing came since: that was the probe's copy, the
-            # first copies (and what was sent between) are gone.
-            self._lost_before = last[0]
-            self._last_probe, escalated = None, True
         lost: list[int] = []
         messages, message, base, held = self._messages, self._message, self._base, self._held
         copies = self._probe_copies
@@ -195,15 +189,28 @@ class Window:
                         message[i] = probe
         if lost:
             lost.sort()
-        elif timed_out:
+            return lost
+        if not (self._count and can_send and now - self.last_progress > self.backoff):
+            return lost
+        last = self._last_probe
+        if last is not None and not any(seq in self for seq in last[1]):
+            # The last probe was acknowledged and nothing came since: the bus was away and what
+            # went before the probe is gone. All of it goes again, as probes too: were it still
+            # on the way after all (a store stalled twice), its acks still name the first copies.
+            lost = self._sent_before(last[0])
+        if not lost:
             lost = self._first_held(self.probe_size)
-            self._probe_next = set(lost)
-            escalated = True
-        if escalated:  # the timeout's answer: the probe, or what the acknowledged probe showed lost
-            self.timeouts += 1
-            self.last_progress = now
-            self.backoff = min(self.backoff * 2, MAX_BACKOFF_S)
+        self._probe_next = set(lost)
+        self._last_probe = None
+        self.timeouts += 1
+        self.last_progress = now
+        self.backoff = min(self.backoff * 2, MAX_BACKOFF_S)
         return lost
+
+    def _sent_before(self, number: int) -> list[int]:
+        """The seqs held whose oldest copy went in a message before ``number`` (a pass over the window)."""
+        message, base = self._message, self._base
+        return [seq for seq in self._first_held(self._count) if 0 < message[seq - base] < number]
 
     def forget_below(self, floor: int) -> list[int]:
         """Drop every record with a seq below ``floor`` (its spool segment is gone); their seqs."""
@@ -221,8 +228,12 @@ class Window:
         """Forget the probe copies of acknowledged records (few: a probe is one batch)."""
         copies = self._probe_copies
         for first, last in spans:
-            for seq in [seq for seq in copies if first <= seq <= last]:
-                del copies[seq]
+            if last - first < len(copies):
+                for seq in range(first, last + 1):
+                    copies.pop(seq, None)
+            else:
+                for seq in [seq for seq in copies if first <= seq <= last]:
+                    del copies[seq]
 
     def _first_held(self, n: int, below: int | None = None) -> list[int]:
         """The lowest ``n`` seqs held (only those below ``below``, if given), ascending."""
