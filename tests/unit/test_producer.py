@@ -77,8 +77,8 @@ def test_a_record_sent_before_an_acknowledged_one_is_resent(tmp_path: Path) -> N
 
 def test_no_ack_for_the_timeout_resends_the_oldest_then_the_rest(tmp_path: Path) -> None:
     """With no acknowledgement for ack_timeout_s, the oldest batch goes again (a probe, as TCP
-    does after a timeout, counted in ack_timeouts); once it is acknowledged, the rest of the window is known
-    lost and follows."""
+    does after a timeout, counted in ack_timeouts); once it is acknowledged and nothing more comes
+    for another timeout, the rest of the window is known lost and follows."""
     t = MemoryTransport()
     clock = Clock()
     p = start(make_settings(tmp_path, ack_timeout_s=2.0, batch_size=2), t, clock)
@@ -89,11 +89,37 @@ def test_no_ack_for_the_timeout_resends_the_oldest_then_the_rest(tmp_path: Path)
     wait_until(lambda: len(sent_seqs(t)) == 7, message="the probe")
     assert sent_seqs(t)[5:] == [1, 2]
     t.ack(encode_ack(p.producer_id, [1, 2]))
+    wait_until(lambda: p.snapshot()["acknowledged"] == 2, message="the probe acknowledged")
+    assert len(sent_seqs(t)) == 7  # the ack may be the first copies': 3-5 may still be on the way
+    clock.now += 20  # beyond the longest backoff
     wait_until(lambda: len(sent_seqs(t)) == 10, message="the rest of the window")
     assert sorted(sent_seqs(t)[7:]) == [3, 4, 5]
     t.ack(encode_ack(p.producer_id, [3, 4, 5]))
     assert p.flush(5)
-    assert p.snapshot()["resent"] == 5 and p.snapshot()["ack_timeouts"] == 1  # the probe; the rest was lost
+    assert p.snapshot()["resent"] == 5 and p.snapshot()["ack_timeouts"] == 2
+    p.close(0)
+
+
+def test_a_stalled_store_catching_up_costs_one_probe(tmp_path: Path) -> None:
+    """The resend storm under load, through the producer: the store stalls past the timeout, the probe
+    goes, then the first copies' acks come in wire order and the probe's last. Only the probe is
+    resent (before, the first ack was taken for the probe's and the whole window went again)."""
+    t = MemoryTransport()
+    clock = Clock()
+    p = start(make_settings(tmp_path, ack_timeout_s=2.0, batch_size=2), t, clock)
+    for i in range(10):
+        p.offer(rec(i))
+    wait_until(lambda: len(sent_seqs(t)) == 10)
+    clock.now += 2.5
+    wait_until(lambda: len(sent_seqs(t)) == 12, message="the probe")
+    for first in range(1, 11, 2):
+        t.ack(encode_ack(p.producer_id, [first, first + 1]))
+        wait_until(lambda f=first: p.snapshot()["acknowledged"] == f + 1, message=f"the ack of {first}")
+    t.ack(encode_ack(p.producer_id, [1, 2]))  # the probe's copy
+    assert p.flush(5)
+    wait_until(lambda: p.snapshot()["acks_unknown"] == 2, message="the probe's ack counted")
+    assert len(sent_seqs(t)) == 12
+    assert p.snapshot()["resent"] == 2 and p.snapshot()["ack_timeouts"] == 1
     p.close(0)
 
 

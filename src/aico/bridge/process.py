@@ -31,7 +31,7 @@ from aico.config.settings import Settings
 from aico.logging.producer import Producer
 
 PRODUCER_FIGURES = ("queued", "inflight", "spool_bytes", "acknowledged", "dropped_total",
-                    "acks_bad", "acks_unknown", "ack_timeouts")
+                    "acks_bad", "acks_unknown", "ack_timeouts", "resent")
 DURABLE_STEP_MS = 5  # the relaying producer's longest idle wait: a 2xx waits for its next spool write
 SPOOL_NAME = "log_bridge"
 SPOOL_WAIT_S = 30.0  # beyond a last bridge's shutdown: its server's graceful stop and its producer's flush

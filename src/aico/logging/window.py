@@ -5,17 +5,29 @@ in the producer's backlog), and a resend reads them back from there. A burst thu
 second copy of each record in memory while it waits for acknowledgements.
 
 Each bus message gets a message number, in wire order, and each record in the window the
-number of the message that last carried it (0: not on the wire yet). The collector
-acknowledges what it stored; a record sent in a message before one that carried an
-acknowledged record, and not acknowledged itself, was lost on the way (the bus keeps
-order), so it goes again at once. With no acknowledgement at all for a while (the bus or
-the collector was away, or the store is stalled), only the oldest batch goes again, as a
-probe, backing off, as TCP does after a retransmission timeout: the probe's acknowledgement
-marks everything sent before it as lost, and that then follows at once. Resending the whole
-window each time would pile copies of it up in the backend's queues.
+number of the oldest message whose copy of it may still arrive (0: not on the wire yet). The
+collector acknowledges what it stored; a record sent in a message before the one that
+carried an acknowledged record, and not acknowledged itself, was lost on the way (the bus
+keeps order), so it goes again at once.
+
+With no acknowledgement at all for a while (the bus or the collector was away, or the store
+is stalled), only the oldest batch goes again, as a probe, backing off, as TCP does after a
+retransmission timeout. Resending the whole window each time would pile copies of it up in
+the backend's queues. An acknowledgement names seqs, not messages, so one for a probed
+record may be for its first copy (a stalled store catching up, in wire order) or for the
+probe's (the first copy was lost). It is taken for the first copy, which is always true of
+"sent before": taken for the probe's, it marked every message between the two lost while
+they still waited in the backend's queue, and the whole window went again, and again as
+each late acknowledgement of a first copy was taken for its newest copy (a run under load
+resent 6 copies of each record). So the probe's copy is kept aside (``_probe_copies``): it
+is not resent while it may still arrive, and becomes the record's oldest copy once the
+first one is known lost. If the probe was acknowledged and then nothing more for another
+timeout, the first copies are taken as lost after all (the bus was away), and everything
+sent before the probe and not acknowledged goes again at once, as probes too, so that late
+acknowledgements of first copies, if the store was only stalled again, mark nothing lost.
 
 The window is two flat arrays indexed by seq (from ``_base``): a byte per record (1: held,
-unacknowledged) and the number of the message that last carried it. Acknowledgements are
+unacknowledged) and the number of the message with its oldest copy. Acknowledgements are
 seq ranges, so taking one is a slice count and a slice fill, and the arrays stay small
 enough for the CPU's cache (9 bytes per record, against ~70 for a dict entry and its keys).
 
@@ -40,12 +52,15 @@ class Window:
         self.probe_size = probe_size
         self._base = 0  # the seq at index 0 of the arrays
         self._held = bytearray()  # 1: held and not acknowledged
-        self._message = array("Q")  # number of the message that last carried it (0: not on the wire yet)
+        self._message = array("Q")  # number of the message with its oldest copy (0: not on the wire yet)
         self._count = 0
         self._low = 0  # index: nothing held below it
         self._messages: deque[tuple[int, list[int]]] = deque()  # (message number, its seqs), wire order
         self._message_no = 0
         self._lost_before = 0  # message number: what went before it and is unacknowledged was lost
+        self._probe_next: set[int] = set()  # seqs chosen for a probe, not on the wire yet
+        self._probe_copies: dict[int, int] = {}  # seq: the probe message carrying its newest copy
+        self._last_probe: tuple[int, list[int]] | None = None  # the newest probe message and its seqs
         self._ack_gap = 0.0  # smoothed seconds between acknowledgements that brought progress
         self.last_progress = now
         self.backoff = ack_timeout_s
@@ -95,14 +110,30 @@ class Window:
         message, base = self._message, self._base
         if seqs and (min(seqs) < base or max(seqs) - base >= len(message)):
             seqs = [seq for seq in seqs if seq in self]  # never write outside the arrays
-        for seq in seqs:
-            message[seq - base] = number
+        probe, copies = self._probe_next, self._probe_copies
+        if probe or copies:
+            probed = []
+            for seq in seqs:
+                if seq in probe and message[seq - base]:  # the first copy may still arrive: acks name it
+                    probe.discard(seq)
+                    copies[seq] = number
+                    probed.append(seq)
+                else:
+                    message[seq - base] = number
+                    copies.pop(seq, None)
+            if probed:
+                self._last_probe = (number, probed)
+        else:
+            for seq in seqs:
+                message[seq - base] = number
         self._messages.append((number, seqs))
 
     def acknowledged(self, spans: Iterable[tuple[int, int]], now: float) -> int:
         """Forget the acknowledged seqs (inclusive ``(first, last)`` spans); how many were held."""
         acked = 0
         newest = 0
+        if self._probe_copies:
+            spans = list(spans)  # read twice
         base, held, message = self._base, self._held, self._message
         for first, last in spans:
             i, j = max(first - base, 0), min(last - base + 1, len(held))
@@ -123,6 +154,8 @@ class Window:
             newest = max(newest, max(message[i:j]))  # what is not held has 0 there
             held[i:j] = bytes(j - i)
             message[i:j] = array("Q", bytes(8 * (j - i)))
+        if acked and self._probe_copies:
+            self._drop_probe_copies(spans)
         if acked:
             self._count -= acked
             # Like TCP's retransmission timer: never probe sooner than a few of the gaps seen
@@ -139,21 +172,45 @@ class Window:
         """The seqs to send again now: those lost on the way, or a probe after the timeout."""
         lost: list[int] = []
         messages, message, base, held = self._messages, self._message, self._base, self._held
+        copies = self._probe_copies
         size = len(held)
         while messages and messages[0][0] < self._lost_before:
             number, seqs = messages.popleft()
             if not seqs or not held.count(1, max(min(seqs) - base, 0), max(max(seqs) - base + 1, 0)):
                 continue  # all of it acknowledged: the common case, checked at C speed
-            # Not acknowledged (acknowledged ones have 0), and not sent again since.
-            lost.extend(s for s in seqs if 0 <= s - base < size and message[s - base] == number)
+            # Not acknowledged (acknowledged ones have 0), and this is its oldest copy.
+            for seq in seqs:
+                i = seq - base
+                if 0 <= i < size and message[i] == number:
+                    probe = copies.pop(seq, None) if copies else None
+                    if probe is None:
+                        lost.append(seq)
+                    else:  # a probe's copy is still on the way: it is the oldest now
+                        message[i] = probe
         if lost:
             lost.sort()
-        elif self._count and can_send and now - self.last_progress > self.backoff:
+            return lost
+        if not (self._count and can_send and now - self.last_progress > self.backoff):
+            return lost
+        last = self._last_probe
+        if last is not None and not any(seq in self for seq in last[1]):
+            # The last probe was acknowledged and nothing came since: the bus was away and what
+            # went before the probe is gone. All of it goes again, as probes too: were it still
+            # on the way after all (a store stalled twice), its acks still name the first copies.
+            lost = self._sent_before(last[0])
+        if not lost:
             lost = self._first_held(self.probe_size)
-            self.timeouts += 1
-            self.last_progress = now
-            self.backoff = min(self.backoff * 2, MAX_BACKOFF_S)
+        self._probe_next = set(lost)
+        self._last_probe = None
+        self.timeouts += 1
+        self.last_progress = now
+        self.backoff = min(self.backoff * 2, MAX_BACKOFF_S)
         return lost
+
+    def _sent_before(self, number: int) -> list[int]:
+        """The seqs held whose oldest copy went in a message before ``number`` (a pass over the window)."""
+        message, base = self._message, self._base
+        return [seq for seq in self._first_held(self._count) if 0 < message[seq - base] < number]
 
     def forget_below(self, floor: int) -> list[int]:
         """Drop every record with a seq below ``floor`` (its spool segment is gone); their seqs."""
@@ -162,7 +219,21 @@ class Window:
             self._held[seq - self._base] = 0
             self._message[seq - self._base] = 0
         self._count -= len(gone)
+        for seq in gone:
+            self._probe_copies.pop(seq, None)
+            self._probe_next.discard(seq)
         return gone
+
+    def _drop_probe_copies(self, spans: Iterable[tuple[int, int]]) -> None:
+        """Forget the probe copies of acknowledged records (few: a probe is one batch)."""
+        copies = self._probe_copies
+        for first, last in spans:
+            if last - first < len(copies):
+                for seq in range(first, last + 1):
+                    copies.pop(seq, None)
+            else:
+                for seq in [seq for seq in copies if first <= seq <= last]:
+                    del copies[seq]
 
     def _first_held(self, n: int, below: int | None = None) -> list[int]:
         """The lowest ``n`` seqs held (only those below ``below``, if given), ascending."""
