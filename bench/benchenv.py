@@ -59,23 +59,29 @@ def running_backend(env: dict[str, str], plugins: str | None = None,
 
 
 class StoreProbe:
-    """How far the store has got, read cheaply while a benchmark runs: the newest id (an
-    index lookup) on one read connection, not count(*), which scans the table and would take
-    the CPU of the system being measured. The exact count is read once, at the end."""
+    """How far the store has got, read cheaply while a benchmark runs: the newest id (the one row
+    of ``sqlite_sequence``, which AUTOINCREMENT keeps) on one read connection, not count(*), which
+    scans the table and would take the CPU of the system being measured. The exact count is read
+    once, at the end. Plain SQL on the file, not ``LogStore``: the store may be a baseline
+    revision's, in a layout this tree's reader refuses (``logs`` is a table there, a view here)."""
 
     def __init__(self, env: dict[str, str]) -> None:
         from aico.config import load_settings
 
         self.settings = load_settings(env=env)
-        self.store: Any = None
+        self.conn: Any = None
 
     def newest_id(self) -> int:
-        from aico.store import LogStore
+        from aico.keys import load_key
+        from aico.store.connection import open_database
 
         try:
-            if self.store is None:
-                self.store = LogStore.open(self.settings)
-            return int(self.store.max_id())
+            if self.conn is None:
+                self.conn = open_database(self.settings.database_path, load_key(self.settings, "db", create=False),
+                                          read_only=True)
+            row = self.conn.execute("SELECT max(seq) FROM sqlite_sequence WHERE name IN ('logs', 'log_rows')"
+                                    ).fetchone()
+            return int(row[0] or 0)
         except Exception:  # noqa: BLE001 - the store is not there (or not readable) yet: nothing stored so far
             return 0
 
@@ -91,8 +97,9 @@ class StoreProbe:
             if n >= total or now - last_change > stall_s:
                 break
             time.sleep(0.05)  # polling the store while the benchmark runs
-        return (int(self.store.count()) if self.store is not None else 0), last_change
+        count = int(self.conn.execute("SELECT count(*) FROM logs").fetchone()[0]) if self.conn is not None else 0
+        return count, last_change
 
     def close(self) -> None:
-        if self.store is not None:
-            self.store.close()
+        if self.conn is not None:
+            self.conn.close()
