@@ -16,7 +16,7 @@ from aico.store.connection import open_database
 from aico.store.filters import LogFilter
 from legacy_store import legacy_insert, legacy_rows, legacy_store
 
-from support import wait_until
+from support import stamp, wait_until
 
 RECORDS = 30_000
 # Start the migration in a child (a writer's open migrates), as the collector's writer does.
@@ -25,7 +25,8 @@ MIGRATE = "from aico.config import load_settings; from aico.store import LogStor
 
 
 def legacy_records(n: int) -> list[dict[str, object]]:
-    return [{"timestamp": f"2026-11-21T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}.000000Z",
+    """``n`` records a second apart, the newest now (stamped relative to the clock, not a fixed day)."""
+    return [{"timestamp": stamp(n - i),
              "level": ("INFO", "ERROR")[i % 2], "subsystem": "backend", "module": f"api.m{i % 40}",
              "function": "handle", "file": f"/srv/api/m{i % 40}.py", "line": i % 900, "topic": "backend/api",
              "message": f"request {i} handled for user-{i % 500} kestrel" if i % 7 == 0 else f"request {i} handled",
